@@ -1,0 +1,109 @@
+"""Constants and plain configs shared by the core, the CLI and the app.
+
+Every default lives here, once. Configs are frozen dataclasses that turn into
+plain dicts (``to_dict``) so a checkpoint can carry them and rebuild its model
+without unpickling any class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+# MNIST's pixel statistics (training set, pixels scaled to [0, 1]).
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
+IMAGE_SIDE = 28
+NUM_CLASSES = 10
+INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
+
+ARCHITECTURES = ("cnn", "mlp")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class ConfigError(ValueError):
+    """A config value is out of range; the message is meant for a user."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What to build. ``hidden`` and ``dropout`` shape the study note's MLP;
+    ``channels`` and ``dropout`` shape the CNN."""
+
+    arch: str = "cnn"
+    hidden: tuple[int, ...] = (512, 256)
+    channels: tuple[int, ...] = (32, 64)
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.arch == "mlp" and not self.hidden:
+            raise ConfigError("the MLP needs at least one hidden layer")
+        if any(h < 1 or h > 8192 for h in self.hidden):
+            raise ConfigError("hidden layer sizes must be between 1 and 8192")
+        if len(self.channels) != 2 or any(c < 1 or c > 512 for c in self.channels):
+            raise ConfigError("the CNN takes two channel counts between 1 and 512")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ConfigError("dropout must be at least 0 and below 1")
+        object.__setattr__(self, "dropout", float(self.dropout))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["hidden"] = list(self.hidden)
+        data["channels"] = list(self.channels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {k: data[k] for k in ("arch", "hidden", "channels", "dropout") if k in data}
+        return cls(**known)
+
+    def describe(self) -> str:
+        if self.arch == "mlp":
+            sizes = "→".join(str(s) for s in (INPUT_SIZE, *self.hidden, NUM_CLASSES))
+            return f"MLP {sizes}, dropout {self.dropout:g}"
+        return f"CNN {self.channels[0]}/{self.channels[1]} channels, dropout {self.dropout:g}"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Defaults are the app's and the CLI's defaults."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: str = "adam"
+    lr: float = 0.003
+    batch_size: int = 128
+    epochs: int = 3
+    augment: bool = True
+    seed: int = 0
+    validation_size: int = 5000
+    # The running training loss is averaged over this many steps, like the
+    # study note's print_every.
+    log_every: int = 20
+    validations_per_epoch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if not 0.0 < float(self.lr) <= 10.0:
+            raise ConfigError("learning rate must be above 0 and at most 10")
+        if not 1 <= int(self.batch_size) <= 65536:
+            raise ConfigError("batch size must be between 1 and 65536")
+        if not 1 <= int(self.epochs) <= 1000:
+            raise ConfigError("epochs must be between 1 and 1000")
+        if int(self.validation_size) < 0:
+            raise ConfigError("validation size cannot be negative")
+        if int(self.log_every) < 1 or int(self.validations_per_epoch) < 1:
+            raise ConfigError("log_every and validations_per_epoch must be at least 1")
+
+    def with_changes(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
