@@ -1,0 +1,216 @@
+"""Fixtures for the app's tests: isolated settings and folders, a tiny MNIST, a test model,
+real mouse strokes, and a guard that fails any test leaving a QThread or QTimer running."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TRAIN_COUNT = 600
+TEST_COUNT = 200
+MODEL_TIMEOUT_MS = 60_000
+TRAIN_TIMEOUT_MS = 120_000
+
+
+# ---------------------------------------------------------------- isolation
+
+
+@pytest.fixture(autouse=True)
+def isolated_app_state(tmp_path, monkeypatch):
+    """Settings, DIGITPAD_HOME and the data folder all live in tmp_path."""
+    settings_dir = tmp_path / "settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    monkeypatch.setenv("DIGITPAD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("DIGITPAD_DATA_DIR", raising=False)
+    monkeypatch.setenv("DIGITPAD_ALLOW_SMALL_MNIST", "1")
+    yield tmp_path
+
+
+def _active_timers(widget: QWidget) -> list[str]:
+    return [
+        f"{type(timer.parent()).__name__}.{timer.objectName() or 'QTimer'}"
+        for timer in widget.findChildren(QTimer)
+        if timer.isActive()
+    ]
+
+
+def _stop_threads() -> list[str]:
+    from digitpad.gui.threads import running_threads
+
+    names = []
+    for thread in running_threads():
+        names.append(thread.objectName() or "QThread")
+        thread.quit()
+        thread.wait(30_000)
+    return names
+
+
+@pytest.fixture(autouse=True)
+def no_threads_or_timers_left(qapp):
+    """Fail a test that leaves one of the app's QThreads, or a widget's QTimer, running.
+
+    pytest-qt has closed the widgets given to qtbot by the time this runs.
+    """
+    yield
+    qapp.processEvents()
+    problems = []
+    threads = _stop_threads()
+    if threads:
+        problems.append(f"QThreads still running: {', '.join(threads)}")
+    timers = [name for widget in QApplication.topLevelWidgets() for name in _active_timers(widget)]
+    if timers:
+        problems.append(f"QTimers still active: {', '.join(timers)}")
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+# -------------------------------------------------------------- tiny MNIST
+
+
+def _idx_images(images: np.ndarray) -> bytes:
+    return struct.pack(">IIII", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes()
+
+
+def _idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes()
+
+
+def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Easy, learnable 28x28 'digits': class k is a bar at a place of its own, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(count, 28, 28)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        shift = int(rng.integers(-1, 2))
+        column = 4 + 2 * int(label) + shift
+        image[4:24, column : column + 3] = 255
+        if label % 2:
+            image[10:13, 4:24] = 200
+    return images, labels
+
+
+def write_mnist(folder: Path, train_count: int = TRAIN_COUNT, test_count: int = TEST_COUNT) -> Path:
+    """The four gzip IDX files, plain layout, with the standard names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = synthetic_digits(train_count, 1)
+    test_images, test_labels = synthetic_digits(test_count, 2)
+    files = {
+        "train-images-idx3-ubyte.gz": _idx_images(train_images),
+        "train-labels-idx1-ubyte.gz": _idx_labels(train_labels),
+        "t10k-images-idx3-ubyte.gz": _idx_images(test_images),
+        "t10k-labels-idx1-ubyte.gz": _idx_labels(test_labels),
+    }
+    for name, payload in files.items():
+        with gzip.open(folder / name, "wb", compresslevel=1) as stream:
+            stream.write(payload)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory) -> Path:
+    return write_mnist(tmp_path_factory.mktemp("tiny-mnist"))
+
+
+@pytest.fixture
+def use_tiny_mnist(tiny_mnist, monkeypatch) -> Path:
+    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(tiny_mnist))
+    return tiny_mnist
+
+
+# --------------------------------------------------------------- the model
+
+
+@pytest.fixture(scope="session")
+def test_model_path(tmp_path_factory) -> Path:
+    """An untrained CNN saved as a digitpad checkpoint (weights seeded, so predictions are stable)."""
+    import torch
+
+    from digitpad import checkpoint
+    from digitpad.config import ModelConfig
+    from digitpad.models import build_model
+
+    torch.manual_seed(0)
+    config = ModelConfig()
+    ckpt = checkpoint.Checkpoint(
+        model_config=config,
+        state_dict=build_model(config).state_dict(),
+        metrics={"test_accuracy": 0.1, "test_loss": 2.3},
+        name="test-model",
+    )
+    path = tmp_path_factory.mktemp("models") / "test-model.pt"
+    checkpoint.save(ckpt, path)
+    return path
+
+
+def close_window(window) -> None:
+    """Close like a user would, then check the window left nothing running."""
+    from digitpad.gui.threads import running_threads
+
+    window.close()
+    QApplication.processEvents()
+    timers = _active_timers(window)
+    threads = [thread.objectName() for thread in running_threads()]
+    window.deleteLater()
+    QApplication.processEvents()
+    assert not threads, f"threads still running after close: {threads}"
+    assert not timers, f"timers still active after close: {timers}"
+
+
+@pytest.fixture
+def window(qtbot, test_model_path):
+    """The real MainWindow, shown, with the test model loaded as the user's current model."""
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+
+    paths.set_current_model(test_model_path)
+    main_window = MainWindow()
+    with qtbot.waitSignal(main_window.model_changed, timeout=MODEL_TIMEOUT_MS):
+        main_window.show()
+    yield main_window
+    close_window(main_window)
+
+
+# ------------------------------------------------------------ mouse strokes
+
+
+def _send(widget: QWidget, kind: QEvent.Type, point: tuple[float, float], button, buttons) -> None:
+    local = QPointF(*point)
+    event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def draw_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
+    """Press, move with the left button held (in ``buttons``), release: real QMouseEvents."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _send(widget, QEvent.Type.MouseButtonPress, points[0], left, left)
+    for point in points[1:]:
+        _send(widget, QEvent.Type.MouseMove, point, none, left)
+    _send(widget, QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
+def seven(widget: QWidget, steps: int = 12) -> list[tuple[float, float]]:
+    """A 7 filling about two thirds of the widget's height."""
+    side = min(widget.width(), widget.height())
+    cx, cy = widget.width() / 2, widget.height() / 2
+    top = [(cx - 0.2 * side + 0.4 * side * i / steps, cy - 0.33 * side) for i in range(steps + 1)]
+    down = [(cx + 0.2 * side - 0.22 * side * i / steps, cy - 0.33 * side + 0.66 * side * i / steps) for i in range(1, steps + 1)]
+    return top + down
+
+
+def one(widget: QWidget, steps: int = 10) -> list[tuple[float, float]]:
+    side = min(widget.width(), widget.height())
+    cx, cy = widget.width() / 2, widget.height() / 2
+    return [(cx, cy - 0.33 * side + 0.66 * side * i / steps) for i in range(steps + 1)]

@@ -1,0 +1,153 @@
+"""DrawingCanvas on its own: strokes from real mouse events, undo, clear, resize, throttling."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, Qt
+
+from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, LIVE_PREDICTION_INTERVAL_MS, DrawingCanvas
+
+from .conftest import draw_stroke, one, seven
+
+
+@pytest.fixture
+def canvas(qtbot):
+    widget = DrawingCanvas()
+    widget.resize(300, 300)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_empty_canvas_is_black(canvas):
+    image = canvas.to_array()
+    assert image.dtype == np.uint8
+    assert image.shape == (300, 300)
+    assert image.max() == 0
+    assert canvas.is_empty()
+
+
+def test_a_stroke_leaves_white_ink_and_signals(canvas, qtbot):
+    with qtbot.waitSignals([canvas.stroke_started, canvas.stroke_finished]):
+        draw_stroke(canvas, seven(canvas))
+    image = canvas.to_array()
+    assert image.max() == 255
+    # Ink near the 7's top bar, none in the empty bottom-left corner.
+    assert image[50, 150] == 255
+    assert image[280, 20] == 0
+    assert canvas.stroke_count() == 1
+
+
+def test_antialiased_round_strokes(canvas):
+    draw_stroke(canvas, one(canvas))
+    image = canvas.to_array()
+    values = set(np.unique(image).tolist())
+    assert len(values - {0, 255}) > 3, "edges should be antialiased"
+    # Round caps reach past the end points by half the pen width.
+    half = DEFAULT_PEN_WIDTH * 300 / 2
+    assert image[int(150 - 0.33 * 300 - half + 3), 150] > 0
+
+
+def test_single_click_draws_a_dot(canvas):
+    draw_stroke(canvas, [(100, 100)])
+    assert canvas.to_array()[100, 100] == 255
+    assert canvas.stroke_count() == 1
+
+
+def test_moves_without_button_draw_nothing(canvas):
+    from .conftest import _send
+
+    for x in range(50, 250, 10):
+        _send(canvas, QEvent.Type.MouseMove, (x, 150), Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    assert canvas.is_empty()
+    assert canvas.to_array().max() == 0
+
+
+def test_undo_removes_the_last_stroke_only(canvas, qtbot):
+    draw_stroke(canvas, one(canvas))
+    after_one = canvas.to_array()
+    draw_stroke(canvas, [(40, 40), (80, 40)])
+    assert not np.array_equal(canvas.to_array(), after_one)
+    with qtbot.waitSignal(canvas.stroke_undone):
+        canvas.undo()
+    # Re-rendered in one pass rather than segment by segment: equal up to antialiasing.
+    difference = np.abs(canvas.to_array().astype(int) - after_one.astype(int))
+    assert difference[:, :100].max() == 0
+    assert (difference > 64).sum() < 0.01 * (after_one > 0).sum()
+    with qtbot.waitSignal(canvas.cleared):
+        canvas.undo()
+    assert canvas.is_empty() and canvas.to_array().max() == 0
+    canvas.undo()  # nothing left: a no-op
+
+
+def test_clear(canvas, qtbot):
+    draw_stroke(canvas, seven(canvas))
+    with qtbot.waitSignal(canvas.cleared):
+        canvas.clear()
+    assert canvas.is_empty()
+    assert canvas.to_array().max() == 0
+
+
+def test_resize_keeps_the_drawing(canvas, qtbot):
+    draw_stroke(canvas, one(canvas))
+    before = canvas.to_array()
+    canvas.resize(600, 600)
+    qtbot.waitUntil(lambda: canvas.to_array().shape == (600, 600))
+    after = canvas.to_array()
+    # Same drawing at twice the size.
+    assert after[::2, ::2].astype(int).sum() == pytest.approx(before.astype(int).sum(), rel=0.05)
+    canvas.resize(250, 400)
+    qtbot.waitUntil(lambda: canvas.to_array().shape == (400, 250))
+    assert canvas.to_array().max() == 255
+    assert canvas.stroke_count() == 1
+
+
+def test_pen_width_is_adjustable(canvas):
+    canvas.set_pen_width(0.03)
+    draw_stroke(canvas, [(60, 150), (240, 150)])
+    thin = int((canvas.to_array()[:, 150] > 127).sum())
+    canvas.clear()
+    canvas.set_pen_width(0.15)
+    draw_stroke(canvas, [(60, 150), (240, 150)])
+    thick = int((canvas.to_array()[:, 150] > 127).sum())
+    assert thin == pytest.approx(9, abs=2)
+    assert thick == pytest.approx(45, abs=2)
+
+
+def test_live_changes_are_throttled(canvas, qtbot):
+    """Many moves during a stroke give a few stroke_changed, not one per move."""
+    from .conftest import _send
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    changes = []
+    canvas.stroke_changed.connect(lambda: changes.append(1))
+    _send(canvas, QEvent.Type.MouseButtonPress, (20, 20), left, left)
+    for i in range(200):
+        _send(canvas, QEvent.Type.MouseMove, (20 + i, 20 + i / 2), none, left)
+    with qtbot.waitSignal(canvas.stroke_changed, timeout=LIVE_PREDICTION_INTERVAL_MS * 20):
+        pass
+    _send(canvas, QEvent.Type.MouseButtonRelease, (220, 120), left, left)
+    assert 1 <= len(changes) <= 3
+
+
+SOAK_STROKES = int(os.environ.get("DIGITPAD_SOAK_STROKES", "1000"))
+
+
+@pytest.mark.soak
+def test_soak_thousands_of_strokes(canvas):
+    """PySide6 6.12.0's setPen refcount bug killed the process after tens of thousands
+    of pens; this draws many strokes (DIGITPAD_SOAK_STROKES, default 1000) to catch
+    any such regression."""
+    for number in range(SOAK_STROKES):
+        offset = number % 50
+        draw_stroke(canvas, [(20 + offset, 30), (120, 60 + offset), (200, 150), (250 - offset, 260)])
+        if number % 25 == 24:
+            canvas.undo()
+            canvas.clear()
+    assert canvas.stroke_count() == SOAK_STROKES % 25
+    draw_stroke(canvas, one(canvas))
+    assert canvas.to_array().max() == 255
