@@ -1,0 +1,226 @@
+"""pyqtgraph widgets: the ten probability bars and the live training curves.
+
+Every plot item is created once; updates go through setOpts / setData so a
+redraw never rebuilds the scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QWidget
+
+BACKGROUND = QColor(255, 255, 255)
+FOREGROUND = QColor(70, 70, 70)
+BAR_COLOR = QColor(176, 190, 205)
+HIGHLIGHT_COLOR = QColor(33, 118, 204)
+UNSURE_COLOR = QColor(226, 140, 30)
+TRAIN_LOSS_COLOR = QColor(33, 118, 204)
+VAL_LOSS_COLOR = QColor(214, 80, 60)
+VAL_ACC_COLOR = QColor(40, 150, 80)
+
+
+def _quiet_plot(plot: pg.PlotItem) -> None:
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+    plot.setMouseEnabled(x=False, y=False)
+
+
+class ProbabilityBars(pg.PlotWidget):
+    """Ten bars, one per digit, labelled with their percentage."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND)
+        self.setObjectName("probabilities")
+        self.setAccessibleName("Probabilities for digits 0 to 9")
+        plot = self.getPlotItem()
+        _quiet_plot(plot)
+        plot.hideAxis("left")
+        bottom = plot.getAxis("bottom")
+        bottom.setTicks([[(d, str(d)) for d in range(10)]])
+        bottom.setPen(FOREGROUND)
+        bottom.setTextPen(FOREGROUND)
+        font = QFont()
+        font.setPointSize(11)
+        font.setBold(True)
+        bottom.setStyle(tickFont=font, tickLength=0)
+        plot.setXRange(-0.6, 9.6, padding=0)
+        # Headroom above a full bar for its label.
+        plot.setYRange(0, 1.2, padding=0)
+
+        self._values = np.zeros(10)
+        self._bars = pg.BarGraphItem(
+            x=np.arange(10), height=self._values, width=0.72, brushes=[BAR_COLOR] * 10, pen=pg.mkPen(None)
+        )
+        plot.addItem(self._bars)
+        label_font = QFont()
+        label_font.setPointSize(8)
+        self._labels: list[pg.TextItem] = []
+        for digit in range(10):
+            label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
+            label.setFont(label_font)
+            label.setPos(digit, 0)
+            plot.addItem(label)
+            self._labels.append(label)
+
+    def values(self) -> np.ndarray:
+        return self._values.copy()
+
+    def set_probabilities(self, probabilities: Sequence[float] | None, highlight: int | None = None, unsure: bool = False) -> None:
+        """Show ``probabilities`` (0..1); ``None`` empties the bars."""
+        if probabilities is None:
+            self._values = np.zeros(10)
+            brushes = [BAR_COLOR] * 10
+        else:
+            self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
+            brushes = [BAR_COLOR] * 10
+            if highlight is not None:
+                brushes[highlight] = UNSURE_COLOR if unsure else HIGHLIGHT_COLOR
+        self._bars.setOpts(height=self._values, brushes=brushes)
+        for digit, (label, value) in enumerate(zip(self._labels, self._values)):
+            label.setText("" if probabilities is None else f"{value * 100:.0f}%")
+            label.setPos(digit, value + 0.02)
+
+
+class MetricsPlot(pg.PlotWidget):
+    """Training loss, validation loss (left axis) and validation accuracy % (right axis) against epochs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND)
+        self.setObjectName("metrics_plot")
+        self.setAccessibleName("Training curves")
+        plot = self.getPlotItem()
+        _quiet_plot(plot)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        for name in ("left", "bottom", "right"):
+            axis = plot.getAxis(name)
+            axis.setPen(FOREGROUND)
+            axis.setTextPen(FOREGROUND)
+        plot.setLabel("bottom", "epoch")
+        plot.setLabel("left", "loss")
+        plot.showAxis("right")
+        plot.setLabel("right", "accuracy", units="%")
+        plot.getAxis("right").enableAutoSIPrefix(False)
+
+        # A coloured title row instead of a legend: a legend box would cover the curves.
+        plot.setTitle(
+            f"<span style='color:{TRAIN_LOSS_COLOR.name()}'>━ training loss</span>&nbsp;&nbsp;&nbsp;"
+            f"<span style='color:{VAL_LOSS_COLOR.name()}'>● validation loss</span>&nbsp;&nbsp;&nbsp;"
+            f"<span style='color:{VAL_ACC_COLOR.name()}'>■ validation accuracy (%)</span>",
+            size="9pt",
+        )
+        self.train_curve = plot.plot(pen=pg.mkPen(TRAIN_LOSS_COLOR, width=1.5))
+        self.val_loss_curve = plot.plot(
+            pen=pg.mkPen(VAL_LOSS_COLOR, width=2),
+            symbol="o",
+            symbolSize=6,
+            symbolBrush=VAL_LOSS_COLOR,
+            symbolPen=None,
+        )
+        # Accuracy gets its own view box so its % scale sits on the right axis.
+        self._acc_view = pg.ViewBox(enableMenu=False)
+        self._acc_view.setMouseEnabled(x=False, y=False)
+        plot.scene().addItem(self._acc_view)
+        plot.getAxis("right").linkToView(self._acc_view)
+        self._acc_view.setXLink(plot)
+        self.val_acc_curve = pg.PlotDataItem(
+            pen=pg.mkPen(VAL_ACC_COLOR, width=2, style=Qt.PenStyle.DashLine),
+            symbol="s",
+            symbolSize=6,
+            symbolBrush=VAL_ACC_COLOR,
+            symbolPen=None,
+        )
+        self._acc_view.addItem(self.val_acc_curve)
+        plot.vb.sigResized.connect(self._sync_views)
+
+        self._placeholder = pg.TextItem("Press Train to see loss and accuracy here", color=(150, 150, 150), anchor=(0.5, 0.5))
+        plot.addItem(self._placeholder, ignoreBounds=True)
+        self._steps_per_epoch = 1
+        self._epochs_total = 0
+        self._train_steps: list[int] = []
+        self._train_losses: list[float] = []
+        self._val_steps: list[int] = []
+        self._val_losses: list[float] = []
+        self._val_acc: list[float] = []
+        self.reset()
+
+    def _sync_views(self) -> None:
+        self._acc_view.setGeometry(self.getPlotItem().vb.sceneBoundingRect())
+
+    # ------------------------------------------------------------------- data
+
+    def reset(self, steps_per_epoch: int = 1, epochs: int = 0) -> None:
+        self._steps_per_epoch = max(1, int(steps_per_epoch))
+        self._epochs_total = max(0, int(epochs))
+        self._train_steps.clear()
+        self._train_losses.clear()
+        self._val_steps.clear()
+        self._val_losses.clear()
+        self._val_acc.clear()
+        self._refresh()
+
+    def set_run_length(self, steps_per_epoch: int, epochs: int) -> None:
+        """Fix the x axis to the whole run, so curves grow left to right without rescaling."""
+        steps_per_epoch, epochs = max(1, int(steps_per_epoch)), max(0, int(epochs))
+        if (steps_per_epoch, epochs) != (self._steps_per_epoch, self._epochs_total):
+            self._steps_per_epoch, self._epochs_total = steps_per_epoch, epochs
+            self._refresh()
+
+    def add_train_points(self, steps: Sequence[int], losses: Sequence[float]) -> None:
+        if not steps:
+            return
+        self._train_steps.extend(int(s) for s in steps)
+        self._train_losses.extend(float(v) for v in losses)
+        self._refresh()
+
+    def add_validation(self, step: int, loss: float, accuracy: float) -> None:
+        """``accuracy`` in 0..1; shown in %."""
+        self._val_steps.append(int(step))
+        self._val_losses.append(float(loss))
+        self._val_acc.append(float(accuracy) * 100.0)
+        self._refresh()
+
+    def set_history(self, history: dict | None) -> None:
+        """Show a finished run's curves (a checkpoint's history)."""
+        history = history or {}
+        self.reset(int(history.get("steps_per_epoch") or 1), 0)
+        self._train_steps.extend(int(s) for s in history.get("train_step", []))
+        self._train_losses.extend(float(v) for v in history.get("train_loss", []))
+        self._val_steps.extend(int(s) for s in history.get("val_step", []))
+        self._val_losses.extend(float(v) for v in history.get("val_loss", []))
+        self._val_acc.extend(float(v) * 100.0 for v in history.get("val_accuracy", []))
+        self._refresh()
+
+    def point_counts(self) -> tuple[int, int, int]:
+        """How many points each curve holds: (training loss, validation loss, validation accuracy)."""
+        return (len(self._train_losses), len(self._val_losses), len(self._val_acc))
+
+    def _epochs(self, steps: list[int]) -> np.ndarray:
+        return np.asarray(steps, dtype=float) / self._steps_per_epoch
+
+    def _refresh(self) -> None:
+        n_train = min(len(self._train_steps), len(self._train_losses))
+        n_val = min(len(self._val_steps), len(self._val_losses), len(self._val_acc))
+        self.train_curve.setData(self._epochs(self._train_steps[:n_train]), np.asarray(self._train_losses[:n_train]))
+        self.val_loss_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_losses[:n_val]))
+        self.val_acc_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_acc[:n_val]))
+        empty = n_train == 0 and n_val == 0
+        self._placeholder.setVisible(empty)
+        plot = self.getPlotItem()
+        if empty:
+            plot.setXRange(0, 1, padding=0.02)
+            plot.setYRange(0, 1, padding=0.02)
+            self._acc_view.setYRange(0, 100, padding=0.02)
+            self._placeholder.setPos(0.5, 0.5)
+            return
+        last = max(self._train_steps[:n_train] + self._val_steps[:n_val]) / self._steps_per_epoch
+        plot.setXRange(0, max(self._epochs_total, last, 0.05), padding=0.02)
+        plot.enableAutoRange(axis=pg.ViewBox.YAxis)
+        if n_val:
+            # Accuracy: from just below the worst point up to 100 %, in steps of 5.
+            low = max(0.0, 5.0 * np.floor((min(self._val_acc[:n_val]) - 1.0) / 5.0))
+            self._acc_view.setYRange(low, 100.0, padding=0.02)

@@ -1,0 +1,166 @@
+"""TrainingWorker: runs data loading and ``training.fit`` on a QThread and only emits signals.
+
+It builds its own model inside ``fit`` (from the config and, to continue, a
+copy of the weights in use), so no ``nn.Module`` is ever shared with the GUI
+thread. Stopping is a flag checked between batches; the thread is never
+terminated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+# Progress reaches the GUI at most this often (s): about 20 Hz.
+EMIT_INTERVAL = 0.05
+
+
+class TrainingWorker(QObject):
+    """Loads MNIST and trains; lives on its own QThread (``thread.started -> run``)."""
+
+    # Download progress of MNIST: bytes done, bytes total (0 when unknown).
+    data_progressed = Signal(int, int)
+    # MNIST is in memory: training images, test images.
+    data_loaded = Signal(int, int)
+    # The newest BatchProgress, and every (global_step, loss) logged since the last emission.
+    batch_progressed = Signal(object, object)
+    # A ValidationResult (never coalesced; flushes pending batch progress first).
+    validated = Signal(object)
+    # The TrainingResult (also after a stop: the last complete weights, stopped=True).
+    finished = Signal(object)
+    # Stopped before training began (while loading or downloading data).
+    cancelled = Signal()
+    # MNIST is missing or damaged: a user-facing paragraph.
+    data_failed = Signal(str)
+    # Anything else went wrong: a user-facing message.
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        config: Any,
+        data_root: Path | None,
+        *,
+        download: bool = False,
+        initial_state: dict | None = None,
+        fit: Callable | None = None,
+        load_data: Callable | None = None,
+        emit_interval: float = EMIT_INTERVAL,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self._root = data_root
+        self._download = download
+        self._initial_state = initial_state
+        self._fit = fit
+        self._load_data = load_data
+        self._interval = emit_interval
+        self._stop = threading.Event()
+        self._last_emit = float("-inf")
+        self._pending_progress: Any = None
+        self._pending_points: list[tuple[int, float]] = []
+        self._last_data_emit = float("-inf")
+
+    # Called from the GUI thread; the flag is the only shared state.
+    def stop(self) -> None:
+        self._stop.set()
+
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as error:  # the GUI shows it; the traceback goes to the log
+            log.exception("training failed")
+            self.failed.emit(f"Training failed: {error}" if str(error) else f"Training failed: {type(error).__name__}")
+        finally:
+            # Ends the thread's event loop even if exec() has not started yet.
+            QThread.currentThread().quit()
+
+    # ------------------------------------------------------------------ steps
+
+    def _run(self) -> None:
+        from digitpad import training
+        from digitpad.data import DataError
+
+        fit = self._fit or training.fit
+        load = self._load_data
+        if load is None:
+            from digitpad.data import load_mnist as load
+        _limit_threads(training)
+
+        try:
+            data = load(self._root, download=self._download, progress=self._on_download, should_stop=self._stop.is_set)
+        except DataError as error:
+            if self._stop.is_set():
+                self.cancelled.emit()
+            else:
+                self.data_failed.emit(str(error))
+            return
+        if self._stop.is_set():
+            self.cancelled.emit()
+            return
+        self.data_loaded.emit(len(data.train_labels), len(data.test_labels))
+
+        config = _fit_to_data(self.config, len(data.train_labels))
+        result = None
+        for event in fit(config, data, should_stop=self._stop.is_set, initial_state=self._initial_state):
+            if isinstance(event, training.BatchProgress):
+                self._pending_progress = event
+                self._pending_points.append((event.global_step, event.loss))
+                if time.monotonic() - self._last_emit >= self._interval:
+                    self._flush()
+            elif isinstance(event, training.ValidationResult):
+                self._flush()
+                self.validated.emit(event)
+            elif isinstance(event, training.TrainingResult):
+                result = event
+        self._flush()
+        if result is None:
+            raise RuntimeError("training ended without a result")
+        self.finished.emit(result)
+
+    def _flush(self) -> None:
+        if self._pending_progress is None:
+            return
+        self.batch_progressed.emit(self._pending_progress, self._pending_points)
+        self._pending_progress = None
+        self._pending_points = []
+        self._last_emit = time.monotonic()
+
+    def _on_download(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last_data_emit >= self._interval or (total and done >= total):
+            self._last_data_emit = now
+            self.data_progressed.emit(int(done), int(total or 0))
+
+
+def _limit_threads(training: Any) -> None:
+    """Leave a core for the GUI, using whatever policy training.py exposes."""
+    import torch
+
+    configure = getattr(training, "configure_threads", None)
+    if callable(configure):
+        configure()
+        return
+    threads_for = getattr(training, "training_threads", None)
+    if callable(threads_for):
+        torch.set_num_threads(threads_for(True))
+
+
+def _fit_to_data(config: Any, train_count: int) -> Any:
+    # A small dataset (a test's, or a partial folder) cannot spare the default
+    # validation set; keep a sixth of it for validation instead.
+    size = getattr(config, "validation_size", 0)
+    if size and size * 2 > train_count:
+        return config.with_changes(validation_size=max(1, train_count // 6))
+    return config
