@@ -9,11 +9,14 @@ rebuilding the model and loading the weights strictly.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import pickle
 import tempfile
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +31,7 @@ FORMAT_VERSION = 1
 _FORMAT_NAME = "digitpad-checkpoint"
 _FILE_MODE = 0o644
 
+_ZIP_SIGNATURE = b"PK\x03\x04"  # torch.save's default format is a zip archive
 _FOREIGN_SIGNATURES = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -82,8 +86,11 @@ def from_result(result, name: str) -> Checkpoint:
 
 def _plain(value: Any, where: str) -> Any:
     """``value`` as types a weights_only load accepts; numpy values become Python ones."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
+    if value is None:
+        return None
+    for plain_type in (bool, int, float, str):  # also turns subclasses such as numpy.float64 into plain values
+        if isinstance(value, plain_type):
+            return plain_type(value)
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
     if isinstance(value, dict):
@@ -179,6 +186,8 @@ def _read_file(path: Path) -> Any:
     for signature, kind in _FOREIGN_SIGNATURES.items():
         if start.startswith(signature):
             raise _problem(path, f"it is {kind}, not a digitpad model")
+    if start.startswith(_ZIP_SIGNATURE):
+        _check_zip_checksums(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. pickle protocol notes; the outcome is all that matters
@@ -196,12 +205,30 @@ def _read_file(path: Path) -> Any:
     except MemoryError:
         raise _problem(path, "it is too large to load") from None
     except OSError as error:
-        raise _problem(path, f"the file cannot be read ({error.strerror or error})") from None
-    except Exception as error:  # torch reports damaged archives as RuntimeError and others
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EIO):
+            raise _problem(path, f"the file cannot be read ({error.strerror})") from None
+        raise _problem(path, "the file is truncated or corrupted") from None
+    except Exception as error:  # torch reports damaged archives as RuntimeError, and the unpickler others
         text = str(error)
         if "central directory" in text or "zip archive" in text or "corrupted" in text:
             raise _problem(path, "the file is truncated or corrupted") from None
-        raise _problem(path, f"the file is damaged or not a PyTorch model ({type(error).__name__})") from None
+        raise _problem(path, "it is not a PyTorch model file (or it is corrupted)") from None
+
+
+def _check_zip_checksums(path: Path) -> None:
+    """torch.load does not check the archive's CRCs, so a flipped bit in the weights would load silently."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if member.CRC == 0 and member.file_size:  # written without checksums: nothing to compare
+                    continue
+                with archive.open(member) as stream:
+                    while stream.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError):
+        raise _problem(path, "the file is truncated or corrupted") from None
+    except OSError as error:
+        raise _problem(path, f"the file cannot be read ({error.strerror or error})") from None
 
 
 def _looks_like_state_dict(payload: Any) -> bool:
