@@ -1,0 +1,1016 @@
+"""The main window: canvas, prediction, training panel, menus.
+
+It wires widgets to the core and holds no ML logic. torch is imported only
+after the window is shown: the start-up model loads on a QThread, and the
+core's modules are imported inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QImage, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from digitpad.config import ConfigError, ModelConfig, TrainConfig
+from digitpad.gui import data_dialog
+from digitpad.gui import settings as keys
+from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
+from digitpad.gui.model_loader import LoadedModel, ModelLoader, load_model_file, model_from_checkpoint
+from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
+from digitpad.gui.threads import new_thread
+from digitpad.gui.worker import TrainingWorker
+
+log = logging.getLogger(__name__)
+
+PREVIEW_SCALE = 5  # the 28x28 model input, shown nearest-neighbour at 140x140
+HINT = "Draw a digit"
+DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
+MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
+
+# Learning rates offered by the arrow keys: 1-2-5 steps, any value can be typed.
+_LR_STEPS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 5) if m * 10.0**e <= 1.0]
+
+
+class LearningRateSpinBox(QDoubleSpinBox):
+    """Steps through 1-2-5 values, since learning rates live on a log scale."""
+
+    def stepBy(self, steps: int) -> None:
+        value = self.value()
+        if steps > 0:
+            bigger = [v for v in _LR_STEPS if v > value * 1.0001]
+            target = bigger[min(steps, len(bigger)) - 1] if bigger else self.maximum()
+        else:
+            smaller = [v for v in _LR_STEPS if v < value * 0.9999]
+            target = smaller[-min(-steps, len(smaller))] if smaller else self.minimum()
+        self.setValue(target)
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise ConfigError("enter the hidden layer sizes, e.g. 512,256")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"hidden layer sizes must be whole numbers separated by commas, not {text!r}") from None
+
+
+class SquareFrame(QWidget):
+    """Keeps its one child square and centred, whatever shape the frame gets."""
+
+    def __init__(self, child: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._child = child
+        child.setParent(self)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self):
+        return self._child.sizeHint()
+
+    def minimumSizeHint(self):
+        return self._child.minimumSize()
+
+    def resizeEvent(self, event) -> None:
+        side = min(self.width(), self.height())
+        self._child.setGeometry((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+        super().resizeEvent(event)
+
+
+class MainWindow(QMainWindow):
+    """The app's window. Signals are for tests, benchmarks and automation."""
+
+    # A model is in use (at start-up, after training, Open or Revert): its description.
+    model_changed = Signal(str)
+    # No start-up model could be loaded: the message.
+    model_failed = Signal(str)
+    # The prediction label, preview and bars were updated.
+    prediction_updated = Signal()
+    training_started = Signal()
+    # The training thread has ended and the panel is ready for another run.
+    training_ended = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, load_model: bool = True) -> None:
+        super().__init__(parent)
+        self.setObjectName("main_window")
+        self.setWindowTitle("digitpad")
+        self._settings = keys.app_settings()
+        self._model: LoadedModel | None = None
+        self._model_failed = False
+        self._loader_thread = None
+        self._loader: ModelLoader | None = None
+        self._train_thread = None
+        self._worker: TrainingWorker | None = None
+        self._closing = False
+        self._auto_load = load_model
+        self._load_started = False
+        self._last_progress: Any = None
+
+        self._build_ui()
+        self._build_menus()
+        self._restore_settings()
+        self._set_training_ui(False)
+        self._show_prediction(None)
+        self.statusBar().showMessage("Loading the model…")
+
+        # Start-up loading waits for the first show, so the window paints first.
+        self._load_timer = QTimer(self)
+        self._load_timer.setObjectName("model_load_timer")
+        self._load_timer.setSingleShot(True)
+        self._load_timer.setInterval(0)
+        self._load_timer.timeout.connect(self.start_loading_model)
+
+    # ================================================================ layout
+
+    def _build_ui(self) -> None:
+        central = QWidget(self)
+        columns = QHBoxLayout(central)
+        columns.setContentsMargins(10, 10, 10, 6)
+        columns.setSpacing(10)
+        # The canvas takes what is left; the prediction column needs little width.
+        columns.addWidget(self._build_draw_group(), 3)
+        prediction = self._build_prediction_group()
+        prediction.setFixedWidth(330)
+        columns.addWidget(prediction, 0)
+        training = self._build_training_group()
+        training.setMinimumWidth(450)
+        columns.addWidget(training, 2)
+        self.setCentralWidget(central)
+        self.resize(1340, 700)
+
+    def _build_draw_group(self) -> QGroupBox:
+        group = QGroupBox("Draw")
+        layout = QVBoxLayout(group)
+        self.canvas = DrawingCanvas()
+        layout.addWidget(SquareFrame(self.canvas, group), 1)
+
+        tools = QHBoxLayout()
+        pen_label = QLabel("Pen")
+        self.pen_slider = QSlider(Qt.Orientation.Horizontal)
+        self.pen_slider.setObjectName("pen_width")
+        self.pen_slider.setAccessibleName("Pen width")
+        self.pen_slider.setRange(round(MIN_PEN_WIDTH * 1000), round(MAX_PEN_WIDTH * 1000))
+        self.pen_slider.setValue(round(DEFAULT_PEN_WIDTH * 1000))
+        self.pen_slider.setToolTip("Pen width for new strokes")
+        self.pen_slider.valueChanged.connect(self._on_pen_width_changed)
+        pen_label.setBuddy(self.pen_slider)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setObjectName("undo_button")
+        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z)")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setObjectName("clear_button")
+        self.clear_button.setToolTip("Clear the canvas (Esc or Delete)")
+        tools.addWidget(pen_label)
+        tools.addWidget(self.pen_slider, 1)
+        tools.addSpacing(12)
+        tools.addWidget(self.undo_button)
+        tools.addWidget(self.clear_button)
+        layout.addLayout(tools)
+
+        self.undo_button.clicked.connect(self.canvas.undo)
+        self.clear_button.clicked.connect(self.canvas.clear)
+        self.canvas.stroke_changed.connect(self._predict_now)
+        self.canvas.stroke_finished.connect(self._predict_now)
+        self.canvas.stroke_undone.connect(self._predict_now)
+        self.canvas.cleared.connect(self._predict_now)
+        self.canvas.stroke_finished.connect(self._update_edit_buttons)
+        self.canvas.stroke_undone.connect(self._update_edit_buttons)
+        self.canvas.cleared.connect(self._update_edit_buttons)
+        return group
+
+    def _build_prediction_group(self) -> QGroupBox:
+        group = QGroupBox("Prediction")
+        layout = QVBoxLayout(group)
+        layout.setSpacing(8)
+
+        top = QHBoxLayout()
+        preview_box = QVBoxLayout()
+        self.preview = QLabel()
+        self.preview.setObjectName("model_input_preview")
+        self.preview.setAccessibleName("The 28 by 28 image the model sees")
+        self.preview.setFixedSize(28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE)
+        self.preview.setFrameShape(QFrame.Shape.Box)
+        self.preview.setToolTip("What the model sees: your drawing cropped, scaled and centred like MNIST (28×28)")
+        preview_caption = QLabel("model input, 28×28")
+        preview_caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        preview_caption.setStyleSheet("color: gray;")
+        preview_box.addWidget(self.preview)
+        preview_box.addWidget(preview_caption)
+        preview_box.addStretch(1)
+        top.addLayout(preview_box)
+
+        answer = QVBoxLayout()
+        answer.setSpacing(0)
+        self.prediction_label = QLabel()
+        self.prediction_label.setObjectName("prediction")
+        self.prediction_label.setAccessibleName("Predicted digit")
+        self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prediction_label.setMinimumHeight(110)
+        self.prediction_label.setMinimumWidth(150)
+        self.confidence_label = QLabel()
+        self.confidence_label.setObjectName("confidence")
+        self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confidence_label.setWordWrap(True)
+        confidence_font = QFont()
+        confidence_font.setPointSize(12)
+        self.confidence_label.setFont(confidence_font)
+        answer.addStretch(1)
+        answer.addWidget(self.prediction_label)
+        answer.addWidget(self.confidence_label)
+        answer.addStretch(1)
+        top.addLayout(answer, 1)
+        layout.addLayout(top)
+
+        self.bars = ProbabilityBars(group)
+        self.bars.setMinimumHeight(200)
+        layout.addWidget(self.bars, 1)
+
+        self.model_label = QLabel("Model: loading…")
+        self.model_label.setObjectName("model_label")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label.setStyleSheet("color: #444;")
+        layout.addWidget(self.model_label)
+        return group
+
+    def _build_training_group(self) -> QGroupBox:
+        group = QGroupBox("Training")
+        layout = QVBoxLayout(group)
+        defaults = TrainConfig()
+
+        start = QHBoxLayout()
+        self.fresh_radio = QRadioButton("Start a new model")
+        self.fresh_radio.setObjectName("fresh_radio")
+        self.fresh_radio.setToolTip("Train a new network with the settings below, from random weights")
+        self.continue_radio = QRadioButton("Continue the model in use")
+        self.continue_radio.setObjectName("continue_radio")
+        self.continue_radio.setToolTip("Keep training the model in use, with its architecture")
+        self.fresh_radio.setChecked(True)
+        self._start_group = QButtonGroup(group)
+        self._start_group.addButton(self.fresh_radio)
+        self._start_group.addButton(self.continue_radio)
+        self.continue_radio.toggled.connect(self._update_arch_controls)
+        start.addWidget(self.fresh_radio)
+        start.addWidget(self.continue_radio)
+        start.addStretch(1)
+        layout.addLayout(start)
+
+        form_row = QHBoxLayout()
+        left = QFormLayout()
+        right = QFormLayout()
+        for form in (left, right):
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        self.arch_combo = QComboBox()
+        self.arch_combo.setObjectName("arch_combo")
+        self.arch_combo.addItem("CNN", "cnn")
+        self.arch_combo.addItem("MLP (study note)", "mlp")
+        self.arch_combo.currentIndexChanged.connect(self._update_arch_controls)
+        self.hidden_edit = QLineEdit(",".join(str(h) for h in defaults.model.hidden))
+        self.hidden_edit.setObjectName("hidden_edit")
+        self.hidden_edit.setToolTip("The MLP's hidden layer sizes, comma separated (each 1–8192)")
+        self.hidden_edit.setPlaceholderText("512,256")
+        self.dropout_spin = QDoubleSpinBox()
+        self.dropout_spin.setObjectName("dropout_spin")
+        self.dropout_spin.setRange(0.0, 0.9)
+        self.dropout_spin.setSingleStep(0.05)
+        self.dropout_spin.setDecimals(2)
+        self.dropout_spin.setValue(defaults.model.dropout)
+        self.optimizer_combo = QComboBox()
+        self.optimizer_combo.setObjectName("optimizer_combo")
+        self.optimizer_combo.addItem("Adam", "adam")
+        self.optimizer_combo.addItem("SGD (momentum)", "sgd")
+        left.addRow("Network", self.arch_combo)
+        left.addRow("Hidden sizes", self.hidden_edit)
+        left.addRow("Dropout", self.dropout_spin)
+        left.addRow("Optimizer", self.optimizer_combo)
+
+        self.lr_spin = LearningRateSpinBox()
+        self.lr_spin.setObjectName("lr_spin")
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.00001, 1.0)
+        self.lr_spin.setValue(defaults.lr)
+        self.lr_spin.setToolTip("Peak learning rate (arrows step 1-2-5)")
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setObjectName("batch_size_spin")
+        self.batch_spin.setRange(8, 4096)
+        self.batch_spin.setValue(defaults.batch_size)
+        self.batch_spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setObjectName("epochs_spin")
+        self.epochs_spin.setRange(1, 100)
+        self.epochs_spin.setValue(defaults.epochs)
+        self.augment_check = QCheckBox("shift, rotate, warp")
+        self.augment_check.setObjectName("augment_check")
+        self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing")
+        self.augment_check.setChecked(defaults.augment)
+        right.addRow("Learning rate", self.lr_spin)
+        right.addRow("Batch size", self.batch_spin)
+        right.addRow("Epochs", self.epochs_spin)
+        right.addRow("Augment", self.augment_check)
+        form_row.addLayout(left, 1)
+        form_row.addSpacing(8)
+        form_row.addLayout(right, 1)
+        layout.addLayout(form_row)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("train_button")
+        self.train_button.setToolTip("Train on MNIST with these settings")
+        self.train_button.setDefault(False)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stop_button")
+        self.stop_button.setToolTip("Stop after the current batch and keep what was learned")
+        self.train_progress = QProgressBar()
+        self.train_progress.setObjectName("train_progress")
+        self.train_progress.setAccessibleName("Training progress")
+        self.train_progress.setTextVisible(True)
+        self.train_progress.setRange(0, 1)
+        self.train_progress.setValue(0)
+        self.train_progress.setFormat("Not training")
+        self.train_progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.train_progress, 1)
+        layout.addLayout(buttons)
+
+        self.metrics_plot = MetricsPlot(group)
+        self.metrics_plot.setMinimumHeight(220)
+        layout.addWidget(self.metrics_plot, 1)
+
+        self.train_button.clicked.connect(self.start_training)
+        self.stop_button.clicked.connect(self.stop_training)
+        self._update_arch_controls()
+        return group
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open model…", self)
+        self.open_action.setObjectName("open_action")
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self._on_open_triggered)
+        self.save_action = QAction("&Save model…", self)
+        self.save_action.setObjectName("save_action")
+        self.save_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_action.triggered.connect(self._on_save_triggered)
+        self.revert_action = QAction("&Revert to shipped model", self)
+        self.revert_action.setObjectName("revert_action")
+        self.revert_action.triggered.connect(self.revert_to_shipped_model)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setObjectName("quit_action")
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.revert_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_action = QAction("&Undo stroke", self)
+        self.undo_action.setObjectName("undo_action")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.triggered.connect(self.canvas.undo)
+        self.clear_action = QAction("&Clear canvas", self)
+        self.clear_action.setObjectName("clear_action")
+        self.clear_action.setShortcuts([QKeySequence(Qt.Key.Key_Escape), QKeySequence(QKeySequence.StandardKey.Delete)])
+        self.clear_action.triggered.connect(self.canvas.clear)
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.clear_action)
+        self._update_edit_buttons()
+        self._update_model_actions()
+
+    # ============================================================== settings
+
+    def _restore_settings(self) -> None:
+        s = self._settings
+        geometry = s.value(keys.GEOMETRY)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        pen = keys.read_float(s, keys.PEN_WIDTH, DEFAULT_PEN_WIDTH, MIN_PEN_WIDTH, MAX_PEN_WIDTH)
+        self.pen_slider.setValue(round(pen * 1000))
+        self.canvas.set_pen_width(pen)
+        p = keys.TRAIN_PREFIX
+        arch_index = self.arch_combo.findData(keys.read_str(s, p + "arch", "cnn"))
+        self.arch_combo.setCurrentIndex(max(0, arch_index))
+        hidden = keys.read_str(s, p + "hidden", self.hidden_edit.text())
+        try:
+            ModelConfig(arch="mlp", hidden=_parse_hidden(hidden))
+            self.hidden_edit.setText(hidden)
+        except (ConfigError, ValueError):
+            pass
+        self.dropout_spin.setValue(keys.read_float(s, p + "dropout", self.dropout_spin.value(), 0.0, 0.9))
+        optimizer_index = self.optimizer_combo.findData(keys.read_str(s, p + "optimizer", "adam"))
+        self.optimizer_combo.setCurrentIndex(max(0, optimizer_index))
+        self.lr_spin.setValue(keys.read_float(s, p + "lr", self.lr_spin.value(), 1e-5, 1.0))
+        self.batch_spin.setValue(keys.read_int(s, p + "batch_size", self.batch_spin.value(), 8, 4096))
+        self.epochs_spin.setValue(keys.read_int(s, p + "epochs", self.epochs_spin.value(), 1, 100))
+        self.augment_check.setChecked(keys.read_bool(s, p + "augment", self.augment_check.isChecked()))
+        if keys.read_bool(s, p + "continue", False):
+            self.continue_radio.setChecked(True)
+
+    def _save_settings(self) -> None:
+        s = self._settings
+        s.setValue(keys.GEOMETRY, self.saveGeometry())
+        s.setValue(keys.PEN_WIDTH, self.canvas.pen_width())
+        p = keys.TRAIN_PREFIX
+        s.setValue(p + "arch", self.arch_combo.currentData())
+        s.setValue(p + "hidden", self.hidden_edit.text())
+        s.setValue(p + "dropout", self.dropout_spin.value())
+        s.setValue(p + "optimizer", self.optimizer_combo.currentData())
+        s.setValue(p + "lr", self.lr_spin.value())
+        s.setValue(p + "batch_size", self.batch_spin.value())
+        s.setValue(p + "epochs", self.epochs_spin.value())
+        s.setValue(p + "augment", self.augment_check.isChecked())
+        s.setValue(p + "continue", self.continue_radio.isChecked())
+        s.sync()
+
+    # ========================================================== model loading
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._auto_load and not self._load_started:
+            self._load_started = True
+            self._load_timer.start()
+
+    @Slot()
+    def start_loading_model(self) -> None:
+        """Import torch and load the start-up model on a QThread (once)."""
+        self._load_started = True
+        if self._closing or self._loader_thread is not None or self._model is not None:
+            return
+        self._loader = ModelLoader()
+        self._loader_thread = new_thread("digitpad-model-loader")
+        self._loader.moveToThread(self._loader_thread)
+        self._loader_thread.started.connect(self._loader.run)
+        self._loader.loaded.connect(self._on_model_loaded)
+        self._loader.failed.connect(self._on_model_failed)
+        self._loader_thread.finished.connect(self._on_loader_thread_finished)
+        self._loader_thread.start()
+
+    def model(self) -> LoadedModel | None:
+        """The model in use, or None while loading (or if none could be loaded)."""
+        return self._model
+
+    def is_training(self) -> bool:
+        return self._train_thread is not None
+
+    @Slot(object, object)
+    def _on_model_loaded(self, model: LoadedModel, notes: list[str]) -> None:
+        if self._closing:
+            return
+        # The user may have opened a model while the start-up one loaded.
+        if self._model is None:
+            self._use_model(model, history=True)
+            self.statusBar().showMessage(" ".join(notes) if notes else "Ready. Draw a digit.")
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._model_failed = True
+        self.model_label.setText("Model: none — train one, or open one from File › Open model")
+        self.statusBar().showMessage(message)
+        self._show_prediction(None)
+        self.model_failed.emit(message)
+
+    @Slot()
+    def _on_loader_thread_finished(self) -> None:
+        if self._loader_thread is not None:
+            self._loader_thread.wait()
+        self._loader_thread = None
+        self._loader = None
+
+    def _use_model(self, model: LoadedModel, history: bool) -> None:
+        self._model = model
+        self._model_failed = False
+        self.model_label.setText(f"Model: {model.describe()}")
+        self.model_label.setToolTip(str(model.path) if model.path else "")
+        if history and not self.is_training():
+            self.metrics_plot.set_history(getattr(model.checkpoint, "history", None))
+        self._update_arch_controls()
+        self._update_model_actions()
+        self._predict_now()
+        self.model_changed.emit(model.describe())
+
+    # ============================================================= predicting
+
+    @Slot()
+    def _predict_now(self) -> None:
+        if self._closing:
+            return
+        if self.canvas.is_empty():
+            self._show_prediction(None)
+            return
+        if self._model is None:
+            self._show_pending()
+            return
+        try:
+            prediction = self._model.classifier.predict(self.canvas.to_array())
+        except Exception as error:  # never let one bad drawing break the app
+            log.exception("prediction failed")
+            self.statusBar().showMessage(f"Could not classify this drawing: {error}")
+            return
+        self._show_prediction(prediction)
+
+    def _set_prediction_text(self, text: str, big: bool, color: str = "") -> None:
+        font = QFont()
+        font.setPointSize(64 if big else 16)
+        font.setBold(big)
+        self.prediction_label.setFont(font)
+        self.prediction_label.setStyleSheet(f"color: {color};" if color else "color: gray;")
+        self.prediction_label.setText(text)
+
+    def _show_pending(self) -> None:
+        waiting = "No model loaded" if self._model_failed else "Loading the model…"
+        self._set_prediction_text("", big=False)
+        self.confidence_label.setText(waiting)
+        self._set_preview(None)
+        self.bars.set_probabilities(None)
+        self.prediction_updated.emit()
+
+    def _show_prediction(self, prediction: Any) -> None:
+        if prediction is None:
+            self._set_prediction_text(HINT, big=False)
+            self.confidence_label.setText("")
+            self._set_preview(None)
+            self.bars.set_probabilities(None)
+            self.prediction_updated.emit()
+            return
+        digit = int(prediction.digit)
+        probabilities = np.asarray(prediction.probabilities, dtype=float)
+        if prediction.unsure:
+            runner_up = int(np.argsort(probabilities)[-2])
+            self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
+            self.confidence_label.setText(
+                f"unsure ({prediction.confidence * 100:.0f} %) — maybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
+            )
+        else:
+            self._set_prediction_text(str(digit), big=True, color=HIGHLIGHT_COLOR.name())
+            self.confidence_label.setText(f"{prediction.confidence * 100:.1f} % sure")
+        self._set_preview(getattr(prediction, "model_input", None))
+        self.bars.set_probabilities(probabilities, highlight=digit, unsure=bool(prediction.unsure))
+        self.prediction_updated.emit()
+
+    def _set_preview(self, image: np.ndarray | None) -> None:
+        if image is None:
+            pixels = np.zeros((28, 28), dtype=np.uint8)
+        else:
+            pixels = np.ascontiguousarray(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255.0 + 0.5, dtype=np.uint8)
+        height, width = pixels.shape
+        qimage = QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+        scaled = qimage.scaled(
+            width * PREVIEW_SCALE, height * PREVIEW_SCALE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+        )
+        self.preview.setPixmap(QPixmap.fromImage(scaled))
+
+    # ================================================================ editing
+
+    @Slot(int)
+    def _on_pen_width_changed(self, value: int) -> None:
+        self.canvas.set_pen_width(value / 1000.0)
+
+    @Slot()
+    def _update_edit_buttons(self) -> None:
+        has_strokes = self.canvas.stroke_count() > 0
+        self.undo_button.setEnabled(has_strokes)
+        self.clear_button.setEnabled(has_strokes)
+        if hasattr(self, "undo_action"):
+            self.undo_action.setEnabled(has_strokes)
+
+    # =============================================================== training
+
+    @Slot()
+    def _update_arch_controls(self) -> None:
+        continuing = self.continue_radio.isChecked()
+        self.continue_radio.setEnabled(self._model is not None and not self.is_training())
+        if continuing and self._model is not None:
+            self.continue_radio.setText(f"Continue the model in use ({self._model.name})")
+        else:
+            self.continue_radio.setText("Continue the model in use")
+        idle = not self.is_training()
+        self.arch_combo.setEnabled(idle and not continuing)
+        is_mlp = self.arch_combo.currentData() == "mlp"
+        self.hidden_edit.setEnabled(idle and not continuing and is_mlp)
+        self.dropout_spin.setEnabled(idle and not continuing)
+
+    def build_train_config(self) -> TrainConfig:
+        """The panel's settings as a TrainConfig; raises ConfigError with a readable message."""
+        if self.continue_radio.isChecked():
+            if self._model is None:
+                raise ConfigError("there is no model in use to continue; choose “Start a new model”")
+            model_config = self._model.model_config
+        else:
+            arch = self.arch_combo.currentData()
+            hidden = _parse_hidden(self.hidden_edit.text()) if arch == "mlp" else TrainConfig().model.hidden
+            model_config = ModelConfig(arch=arch, hidden=hidden, dropout=self.dropout_spin.value())
+        return TrainConfig().with_changes(
+            model=model_config,
+            optimizer=self.optimizer_combo.currentData(),
+            lr=self.lr_spin.value(),
+            batch_size=self.batch_spin.value(),
+            epochs=self.epochs_spin.value(),
+            augment=self.augment_check.isChecked(),
+        )
+
+    @Slot()
+    def start_training(self) -> None:
+        """What the Train button does: check settings and data, then train on a QThread."""
+        if self.is_training() or self._closing:
+            return
+        try:
+            config = self.build_train_config()
+        except ConfigError as error:
+            self._show_error("Check the training settings", f"The training settings are not valid: {error}.")
+            return
+        self._save_settings()
+
+        from_env = os.environ.get(DATA_DIR_ENV)
+        if from_env:
+            # An explicit folder: use it as it is, never download into it unasked.
+            self._launch_worker(config, Path(from_env).expanduser(), download=False)
+            return
+        folder = self._remembered_data_dir()
+        if self._has_mnist(folder):
+            self._launch_worker(config, folder, download=False)
+            return
+        self.train_button.setEnabled(False)
+        self.statusBar().showMessage(f"MNIST is not in {folder}.")
+        data_dialog.ask_data_source(self, folder, lambda answer: self._on_data_answer(answer, config, folder))
+
+    def _remembered_data_dir(self) -> Path:
+        from digitpad import paths
+
+        remembered = keys.read_str(self._settings, keys.DATA_DIR, "")
+        return Path(remembered) if remembered else paths.default_data_dir()
+
+    @staticmethod
+    def _has_mnist(folder: Path) -> bool:
+        from digitpad.data import locate_mnist
+
+        try:
+            return folder.is_dir() and locate_mnist(folder) is not None
+        except OSError:
+            return False
+
+    def _on_data_answer(self, answer: str, config: TrainConfig, folder: Path) -> None:
+        if self._closing:
+            return
+        self.train_button.setEnabled(not self.is_training())
+        if answer == data_dialog.DOWNLOAD:
+            self._settings.setValue(keys.DATA_DIR, str(folder))
+            self._launch_worker(config, folder, download=True)
+        elif answer == data_dialog.CHOOSE:
+            chosen = data_dialog.choose_folder(self, folder)
+            if chosen is None:
+                self.statusBar().showMessage("Training cancelled: no MNIST folder chosen.")
+                return
+            if not self._has_mnist(chosen):
+                self._show_error(
+                    "No MNIST there",
+                    f"{chosen} does not hold MNIST. It needs train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                    "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz), directly or in MNIST/raw.",
+                )
+                return
+            self._settings.setValue(keys.DATA_DIR, str(chosen))
+            self._launch_worker(config, chosen, download=False)
+        else:
+            self.statusBar().showMessage("Training cancelled.")
+
+    def _launch_worker(self, config: TrainConfig, folder: Path, download: bool) -> None:
+        initial_state = None
+        if self.continue_radio.isChecked() and self._model is not None:
+            initial_state = self._model.copy_of_weights()
+        worker = TrainingWorker(config, folder, download=download, initial_state=initial_state)
+        thread = new_thread("digitpad-training")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.data_progressed.connect(self._on_data_progressed)
+        worker.data_loaded.connect(self._on_data_loaded)
+        worker.batch_progressed.connect(self._on_batch_progressed)
+        worker.validated.connect(self._on_validated)
+        worker.finished.connect(self._on_training_finished)
+        worker.cancelled.connect(self._on_training_cancelled)
+        worker.data_failed.connect(self._on_data_failed)
+        worker.failed.connect(self._on_training_failed)
+        thread.finished.connect(self._on_training_thread_finished)
+        self._worker, self._train_thread = worker, thread
+        self._last_progress = None
+
+        self.metrics_plot.reset()
+        self._set_training_ui(True)
+        self.train_progress.setRange(0, 0)
+        self.train_progress.setFormat("Downloading MNIST…" if download else "Loading MNIST…")
+        what = "Continuing" if initial_state is not None else "Training a new"
+        self.statusBar().showMessage(f"{what} {config.model.describe()} for {config.epochs} epoch(s)…")
+        thread.start()
+        self.training_started.emit()
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self.stop_button.setEnabled(False)
+            self.statusBar().showMessage("Stopping after this batch…")
+
+    def _set_training_ui(self, training: bool) -> None:
+        self.train_button.setEnabled(not training)
+        self.stop_button.setEnabled(training)
+        self.fresh_radio.setEnabled(not training)
+        for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin, self.augment_check):
+            widget.setEnabled(not training)
+        self._update_arch_controls()
+
+    @Slot(int, int)
+    def _on_data_progressed(self, done: int, total: int) -> None:
+        if total > 0:
+            self.train_progress.setRange(0, 1000)
+            self.train_progress.setValue(min(1000, int(1000 * done / total)))
+            self.train_progress.setFormat(f"Downloading MNIST: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        else:
+            self.train_progress.setRange(0, 0)
+            self.train_progress.setFormat(f"Downloading MNIST: {done / 1e6:.1f} MB")
+
+    @Slot(int, int)
+    def _on_data_loaded(self, train_count: int, test_count: int) -> None:
+        self.train_progress.setRange(0, 0)
+        self.train_progress.setFormat("Starting…")
+        self.statusBar().showMessage(f"Training on {train_count:,} MNIST digits; testing on {test_count:,}.")
+
+    @Slot(object, object)
+    def _on_batch_progressed(self, progress: Any, points: list) -> None:
+        if self._closing:
+            return
+        self._last_progress = progress
+        self.metrics_plot.set_run_length(progress.steps_per_epoch, progress.epochs)
+        if points:
+            steps, losses = zip(*points)
+            self.metrics_plot.add_train_points(steps, losses)
+        total = max(1, progress.total_steps)
+        self.train_progress.setRange(0, total)
+        self.train_progress.setValue(min(total, progress.global_step))
+        left = progress.elapsed / max(1, progress.global_step) * (total - progress.global_step)
+        self.train_progress.setFormat(
+            f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.step}/{progress.steps_per_epoch} · "
+            f"{_format_duration(left)} left"
+        )
+
+    @Slot(object)
+    def _on_validated(self, result: Any) -> None:
+        if self._closing:
+            return
+        self.metrics_plot.add_validation(result.global_step, result.loss, result.accuracy)
+        self.statusBar().showMessage(
+            f"Epoch {result.epoch}: validation accuracy {result.accuracy * 100:.2f} %, loss {result.loss:.4f}"
+        )
+
+    @Slot(object)
+    def _on_training_finished(self, result: Any) -> None:
+        if self._closing:
+            return
+        self.train_progress.setRange(0, 1)
+        self.train_progress.setValue(1)
+        self.metrics_plot.set_history(result.history)
+        trained_steps = len(result.history.get("train_step", [])) if isinstance(result.history, dict) else 0
+        if result.stopped and trained_steps == 0 and not _finite(result.test_accuracy):
+            self.train_progress.setFormat("Stopped")
+            self.statusBar().showMessage("Training stopped before the first batch; the model in use is unchanged.")
+            return
+        try:
+            self._adopt_result(result)
+        except Exception as error:
+            log.exception("could not use the trained model")
+            self._show_error("Training finished, but…", f"The trained model could not be used: {error}")
+
+    def _adopt_result(self, result: Any) -> None:
+        from digitpad import checkpoint, paths
+
+        path = paths.new_model_path()
+        ckpt = checkpoint.from_result(result, path.stem)
+        model = model_from_checkpoint(ckpt, path)
+        saved = True
+        try:
+            checkpoint.save(ckpt, path)
+        except checkpoint.CheckpointError as error:
+            saved = False
+            self._show_error("Could not save the trained model", str(error))
+        accuracy = f"{result.test_accuracy * 100:.2f} %"
+        current = self._model.test_accuracy if self._model is not None else None
+        if result.stopped and current is not None and _finite(result.test_accuracy) and result.test_accuracy < current:
+            # A run cut short must not silently replace a better model.
+            self.train_progress.setFormat(f"Stopped · {accuracy}")
+            kept = f"saved as {path}" if saved else "not saved"
+            self.statusBar().showMessage(
+                f"Stopped. The partly trained model ({accuracy}) is less accurate than the one in use "
+                f"({current * 100:.2f} %), so the model in use stays; the new one was {kept}."
+            )
+            return
+        self._use_model(model, history=False)
+        if saved:
+            paths.set_current_model(path)
+        self.train_progress.setFormat(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
+        verb = "Stopped early; the partly trained" if result.stopped else "Training finished. The new"
+        self.statusBar().showMessage(f"{verb} model is now in use: test accuracy {accuracy}.")
+
+    @Slot()
+    def _on_training_cancelled(self) -> None:
+        if self._closing:
+            return
+        self.train_progress.setRange(0, 1)
+        self.train_progress.setValue(0)
+        self.train_progress.setFormat("Cancelled")
+        self.statusBar().showMessage("Training cancelled before it began; the model in use is unchanged.")
+
+    @Slot(str)
+    def _on_data_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._reset_progress("No data")
+        self._show_error("MNIST could not be loaded", message)
+        self.statusBar().showMessage("Training did not start: MNIST could not be loaded.")
+
+    @Slot(str)
+    def _on_training_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._reset_progress("Failed")
+        self._show_error("Training failed", message)
+        self.statusBar().showMessage("Training failed; the model in use is unchanged.")
+
+    def _reset_progress(self, text: str) -> None:
+        self.train_progress.setRange(0, 1)
+        self.train_progress.setValue(0)
+        self.train_progress.setFormat(text)
+
+    @Slot()
+    def _on_training_thread_finished(self) -> None:
+        thread = self._train_thread
+        if thread is not None:
+            # `finished` is emitted just before the thread really ends.
+            thread.wait()
+        self._train_thread = None
+        self._worker = None
+        if self._closing:
+            return
+        if self.train_progress.maximum() == 0:
+            self._reset_progress("Not training")
+        self._set_training_ui(False)
+        self.training_ended.emit()
+
+    # ================================================================= models
+
+    def _update_model_actions(self) -> None:
+        self.save_action.setEnabled(self._model is not None)
+
+    def _model_folder(self) -> str:
+        from digitpad import paths
+
+        remembered = keys.read_str(self._settings, keys.LAST_MODEL_FOLDER, "")
+        if remembered and Path(remembered).is_dir():
+            return remembered
+        return str(paths.models_dir())
+
+    @Slot()
+    def _on_open_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._model_folder(), MODEL_FILTER)
+        if path:
+            self.open_model(Path(path))
+
+    @Slot()
+    def _on_save_triggered(self) -> None:
+        if self._model is None:
+            return
+        suggested = str(Path(self._model_folder()) / f"{self._model.name}.pt")
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested, MODEL_FILTER)
+        if path:
+            self.save_model(Path(path))
+
+    def open_model(self, path: Path) -> bool:
+        """Use the model in ``path``; a bad file shows its problem and changes nothing."""
+        from digitpad import paths
+        from digitpad.checkpoint import CheckpointError
+
+        try:
+            model = load_model_file(path)
+        except CheckpointError as error:
+            self._show_error("Could not open the model", str(error))
+            return False
+        except Exception as error:  # anything unforeseen must still leave the app usable
+            log.exception("opening %s failed", path)
+            self._show_error("Could not open the model", f"{path} could not be opened: {error}")
+            return False
+        self._settings.setValue(keys.LAST_MODEL_FOLDER, str(Path(path).parent))
+        self._use_model(model, history=True)
+        paths.set_current_model(path)
+        self.statusBar().showMessage(f"Opened {path}.")
+        return True
+
+    def save_model(self, path: Path) -> bool:
+        from digitpad import checkpoint
+
+        if self._model is None:
+            return False
+        if path.suffix == "":
+            path = path.with_suffix(".pt")
+        try:
+            checkpoint.save(self._model.checkpoint, path)
+        except checkpoint.CheckpointError as error:
+            self._show_error("Could not save the model", str(error))
+            return False
+        self._settings.setValue(keys.LAST_MODEL_FOLDER, str(path.parent))
+        self.statusBar().showMessage(f"Saved the model to {path}.")
+        return True
+
+    @Slot()
+    def revert_to_shipped_model(self) -> bool:
+        from digitpad import paths
+        from digitpad.checkpoint import CheckpointError
+
+        shipped = paths.shipped_model_path()
+        try:
+            model = load_model_file(shipped)
+        except CheckpointError as error:
+            self._show_error("Could not load the shipped model", str(error))
+            return False
+        self._use_model(model, history=True)
+        paths.set_current_model(shipped)
+        self.statusBar().showMessage("Using the shipped model again.")
+        return True
+
+    # ================================================================ dialogs
+
+    def _show_error(self, title: str, text: str) -> QMessageBox:
+        """A window-modal, non-blocking message; the app keeps running behind it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("error_dialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    # ================================================================ closing
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing:
+            self._closing = True
+            self._save_settings()
+            self._load_timer.stop()
+            for box in self.findChildren(QMessageBox):
+                box.close()
+            if self._worker is not None:
+                self._worker.stop()
+            # Join every thread: the trainer stops within a batch, the loader finishes its load.
+            for thread in (self._train_thread, self._loader_thread):
+                if thread is not None:
+                    thread.quit()
+                    thread.wait()
+            self._train_thread = self._worker = None
+            self._loader_thread = self._loader = None
+        event.accept()
+        super().closeEvent(event)
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,122 @@
+"""Loading models off the GUI thread at start-up, plus the small adapter the
+window keeps for the model in use (classifier + checkpoint + where it came from).
+
+Nothing here imports torch at module import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """The model in use. ``checkpoint`` is kept so Save can write it back with its history."""
+
+    classifier: Any
+    checkpoint: Any
+    path: Path | None
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.checkpoint, "name", "") or (self.path.stem if self.path else "model"))
+
+    @property
+    def model_config(self) -> Any:
+        return self.checkpoint.model_config
+
+    @property
+    def test_accuracy(self) -> float | None:
+        metrics = getattr(self.checkpoint, "metrics", None) or {}
+        value = metrics.get("test_accuracy")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+        return value if value == value else None  # NaN: never tested
+
+    def describe(self) -> str:
+        accuracy = self.test_accuracy
+        parts = [self.name, self.model_config.describe()]
+        parts.append(f"test accuracy {accuracy * 100:.2f} %" if accuracy is not None else "test accuracy unknown")
+        return " · ".join(parts)
+
+    def copy_of_weights(self) -> dict:
+        """A private copy of the weights, safe to hand to another thread."""
+        return {key: value.detach().clone() for key, value in self.checkpoint.state_dict.items()}
+
+
+def warm_up(classifier: Any) -> None:
+    """One prediction so the first real one is not slowed by lazy initialisation."""
+    image = np.zeros((64, 64), dtype=np.uint8)
+    image[12:52, 28:36] = 255
+    classifier.predict(image)
+
+
+def model_from_checkpoint(checkpoint: Any, path: Path | None) -> LoadedModel:
+    from digitpad.inference import Classifier
+
+    return LoadedModel(Classifier.from_checkpoint(checkpoint), checkpoint, path)
+
+
+def load_model_file(path: Path) -> LoadedModel:
+    """Load and validate a checkpoint file; raises CheckpointError with a user-facing message."""
+    from digitpad import checkpoint
+
+    return model_from_checkpoint(checkpoint.load(path), Path(path))
+
+
+def load_startup_model() -> tuple[LoadedModel, list[str]]:
+    """The user's current model, or the shipped one (with a note saying why)."""
+    from digitpad import paths
+    from digitpad.checkpoint import CheckpointError
+
+    notes: list[str] = []
+    problem = paths.current_model_problem()
+    if problem:
+        notes.append(problem)
+    path = paths.current_model_path()
+    shipped = paths.shipped_model_path()
+    try:
+        model = load_model_file(path)
+    except CheckpointError as error:
+        if Path(path) == Path(shipped):
+            raise
+        notes.append(f"{error} Using the shipped model instead.")
+        model = load_model_file(shipped)
+    warm_up(model.classifier)
+    return model, notes
+
+
+class ModelLoader(QObject):
+    """Imports torch and loads the start-up model on its own QThread."""
+
+    loaded = Signal(object, object)  # LoadedModel, list[str] notes
+    failed = Signal(str)
+
+    def __init__(self, load: Any = None) -> None:
+        super().__init__()
+        self._load = load or load_startup_model
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            model, notes = self._load()
+        except Exception as error:
+            log.exception("no model could be loaded")
+            self.failed.emit(
+                f"No model could be loaded ({error}). Drawing works; train a model with the Train button "
+                "or open one from File › Open model."
+            )
+        else:
+            self.loaded.emit(model, notes)
+        finally:
+            QThread.currentThread().quit()

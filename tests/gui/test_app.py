@@ -1,0 +1,117 @@
+"""Start-up and exit of the whole app, in a fresh process each."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TIMEOUT_S = 120
+
+
+def run_python(code: str, tmp_path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONFAULTHANDLER="1")
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+
+
+def test_gui_modules_do_not_import_torch(tmp_path):
+    result = run_python(
+        """
+        import sys
+        import digitpad.gui.app, digitpad.gui.main_window, digitpad.gui.canvas, digitpad.gui.plots
+        import digitpad.gui.worker, digitpad.gui.model_loader, digitpad.gui.data_dialog
+        print("torch imported:", "torch" in sys.modules)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "torch imported: False" in result.stdout
+
+
+# Runs app.main(); `on_ready(window)` is called once the start-up model is in use.
+_HARNESS = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from digitpad.gui import app
+
+qt_app = app.create_application([])
+state = {}
+
+def find_window():
+    from digitpad.gui.main_window import MainWindow
+    return next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+
+def at_show():
+    window = find_window()
+    state["visible_before_torch"] = window.isVisible() and "torch" not in sys.modules
+    window.model_changed.connect(lambda *_: on_ready(window))
+    window.model_failed.connect(lambda message: (print("MODEL FAILED", message), window.close()))
+
+QTimer.singleShot(0, at_show)
+"""
+
+
+def test_window_is_shown_before_torch_is_imported_and_exits_zero(tmp_path, test_model_path):
+    from digitpad import paths
+
+    paths.set_current_model(test_model_path)
+    result = run_python(
+        _HARNESS
+        + """
+def on_ready(window):
+    print("visible before torch:", state["visible_before_torch"])
+    print("torch after ready:", "torch" in sys.modules)
+    window.close()
+
+status = app.main([])
+print("exit", status)
+sys.exit(status)
+""",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "visible before torch: True" in result.stdout
+    assert "torch after ready: True" in result.stdout
+
+
+@pytest.mark.slow
+def test_closing_mid_training_exits_with_status_zero(tmp_path, test_model_path, use_tiny_mnist):
+    from digitpad import paths
+
+    paths.set_current_model(test_model_path)
+    result = run_python(
+        _HARNESS
+        + """
+def on_ready(window):
+    window.epochs_spin.setValue(100)
+    window.batch_spin.setValue(16)
+    window.train_button.click()
+    def close_when_training():
+        if window.train_progress.format().startswith("Epoch"):
+            print("closing mid-training")
+            window.close()
+        else:
+            QTimer.singleShot(20, close_when_training)
+    close_when_training()
+
+status = app.main([])
+print("exit", status)
+sys.exit(status)
+""",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "closing mid-training" in result.stdout
+    assert "QThread: Destroyed" not in result.stderr
+    assert "Fatal" not in result.stderr

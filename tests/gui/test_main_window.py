@@ -1,0 +1,317 @@
+"""The real MainWindow: drawing and predicting, clear/undo, model files, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+
+from digitpad.gui import settings as keys
+
+from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, one, seven
+
+pytest.importorskip("digitpad.inference")
+
+
+def prediction_text(window) -> str:
+    return window.findChild(QLabel, "prediction").text()
+
+
+def error_boxes(window) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
+
+
+def test_named_widgets_for_automation(window):
+    for name, kind in [
+        ("canvas", QWidget),
+        ("clear_button", QPushButton),
+        ("undo_button", QPushButton),
+        ("prediction", QLabel),
+        ("confidence", QLabel),
+        ("model_input_preview", QLabel),
+        ("probabilities", QWidget),
+        ("metrics_plot", QWidget),
+        ("train_button", QPushButton),
+        ("stop_button", QPushButton),
+        ("train_progress", QProgressBar),
+        ("model_label", QLabel),
+    ]:
+        assert window.findChild(kind, name) is not None, name
+
+
+def test_empty_canvas_shows_the_hint_and_no_digit(window):
+    text = prediction_text(window)
+    assert text == "Draw a digit"
+    assert not any(ch.isdigit() for ch in text)
+    assert window.bars.values().sum() == 0
+    assert "test-model" in window.findChild(QLabel, "model_label").text()
+
+
+def test_a_stroke_changes_the_prediction(window, qtbot):
+    canvas = window.findChild(QWidget, "canvas")
+    before = prediction_text(window)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(canvas, seven(canvas))
+    text = prediction_text(window)
+    assert text != before
+    assert text[0].isdigit()
+    probabilities = window.bars.values()
+    assert probabilities.sum() == pytest.approx(1.0, abs=0.01)
+    assert int(text[0]) == int(np.argmax(probabilities))
+    preview = window.preview.pixmap().toImage()
+    assert preview.width() == 140
+    assert max(preview.pixelColor(x, y).value() for x in range(0, 140, 5) for y in range(0, 140, 5)) > 200
+
+
+def test_prediction_updates_during_a_stroke(window, qtbot):
+    from .conftest import _send
+
+    canvas = window.canvas
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    points = one(canvas, steps=30)
+    _send(canvas, QEvent.Type.MouseButtonPress, points[0], left, left)
+    with qtbot.waitSignal(window.prediction_updated, timeout=2000):
+        for point in points[1:]:
+            _send(canvas, QEvent.Type.MouseMove, point, none, left)
+    assert canvas.is_drawing()
+    assert prediction_text(window)[0].isdigit()
+    _send(canvas, QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
+def test_clear_and_undo(window, qtbot):
+    canvas = window.canvas
+    clear_button = window.findChild(QPushButton, "clear_button")
+    undo_button = window.findChild(QPushButton, "undo_button")
+    assert not undo_button.isEnabled()
+    draw_stroke(canvas, one(canvas))
+    draw_stroke(canvas, [(30, 30), (60, 60)])
+    assert canvas.stroke_count() == 2 and undo_button.isEnabled()
+
+    with qtbot.waitSignal(window.prediction_updated):
+        qtbot.mouseClick(undo_button, Qt.MouseButton.LeftButton)
+    assert canvas.stroke_count() == 1
+    assert prediction_text(window)[0].isdigit()
+
+    with qtbot.waitSignal(window.prediction_updated):
+        qtbot.mouseClick(clear_button, Qt.MouseButton.LeftButton)
+    assert canvas.is_empty()
+    assert prediction_text(window) == "Draw a digit"
+    assert not clear_button.isEnabled()
+
+
+def test_keyboard_shortcuts(window, qtbot):
+    assert window.undo_action.shortcut().toString() == "Ctrl+Z"
+    assert {s.toString() for s in window.clear_action.shortcuts()} >= {"Esc", "Del"}
+    canvas = window.canvas
+    draw_stroke(canvas, one(canvas))
+    draw_stroke(canvas, [(30, 30), (60, 60)])
+    window.activateWindow()
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.stroke_count() == 1
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    assert canvas.is_empty()
+    draw_stroke(canvas, one(canvas))
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    assert canvas.is_empty()
+
+
+def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypatch):
+    probabilities = np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02])
+    unsure = SimpleNamespace(
+        digit=7, confidence=0.6, probabilities=probabilities, unsure=True, model_input=np.zeros((28, 28), np.float32)
+    )
+    monkeypatch.setattr(window.model().classifier, "predict", lambda image: unsure)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert prediction_text(window) == "7?"
+    assert "maybe 1" in window.confidence_label.text()
+
+
+def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):
+    def explode(image):
+        raise RuntimeError("bad tensor")
+
+    monkeypatch.setattr(window.model().classifier, "predict", explode)
+    draw_stroke(window.canvas, seven(window.canvas))
+    assert "bad tensor" in window.statusBar().currentMessage()
+
+
+# ------------------------------------------------------------------ model files
+
+
+def test_save_and_open_round_trip(window, qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    from digitpad import paths
+
+    target = tmp_path / "saved" / "my-model.pt"
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (str(target), "")))
+    window.save_action.trigger()
+    assert target.is_file()
+    assert not error_boxes(window)
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *args, **kwargs: (str(target), "")))
+    with qtbot.waitSignal(window.model_changed) as changed:
+        window.open_action.trigger()
+    assert "test-model" in changed.args[0]
+    assert window.model().path == target
+    assert paths.current_model_path() == target
+    # Both remembered: the folder for the next dialog, the model for the next launch.
+    assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(
+        keys.LAST_MODEL_FOLDER
+    ) == str(target.parent)
+
+
+def test_opening_a_bad_file_keeps_the_current_model(window, qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    bad = tmp_path / "not-a-model.pt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    model_before = window.model()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *args, **kwargs: (str(bad), "")))
+    window.open_action.trigger()
+    boxes = error_boxes(window)
+    assert len(boxes) == 1
+    assert str(bad) in boxes[0].text()
+    assert "Traceback" not in boxes[0].text()
+    assert window.model() is model_before
+    boxes[0].close()
+    # Still predicting with the model in use.
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert prediction_text(window)[0].isdigit()
+
+
+def test_revert_to_the_shipped_model(window, qtbot, monkeypatch, tmp_path, test_model_path):
+    import shutil
+
+    from digitpad import paths
+
+    shipped = tmp_path / "shipped" / "model.pt"
+    shipped.parent.mkdir()
+    shutil.copy(test_model_path, shipped)
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: shipped)
+    with qtbot.waitSignal(window.model_changed):
+        window.revert_action.trigger()
+    assert window.model().path == shipped
+    assert paths.current_model_path() == shipped
+
+
+def test_a_broken_current_model_falls_back_to_the_shipped_one(qtbot, monkeypatch, tmp_path, test_model_path):
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: test_model_path)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"garbage")
+    paths.set_current_model(broken)
+    window = MainWindow()
+    try:
+        with qtbot.waitSignal(window.model_changed, timeout=MODEL_TIMEOUT_MS):
+            window.show()
+        assert window.model().path == test_model_path
+        message = window.statusBar().currentMessage()
+        assert str(broken) in message and "shipped" in message
+    finally:
+        close_window(window)
+
+
+def test_a_vanished_current_model_falls_back_with_a_message(qtbot, monkeypatch, tmp_path, test_model_path):
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: test_model_path)
+    paths.set_current_model(tmp_path / "gone.pt")
+    window = MainWindow()
+    try:
+        with qtbot.waitSignal(window.model_changed, timeout=MODEL_TIMEOUT_MS):
+            window.show()
+        assert "gone.pt" in window.statusBar().currentMessage()
+    finally:
+        close_window(window)
+
+
+def test_no_model_at_all_still_lets_you_draw(qtbot, monkeypatch, tmp_path):
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: tmp_path / "missing.pt")
+    window = MainWindow()
+    try:
+        with qtbot.waitSignal(window.model_failed, timeout=MODEL_TIMEOUT_MS):
+            window.show()
+        draw_stroke(window.canvas, seven(window.canvas))
+        assert window.canvas.stroke_count() == 1
+        assert "No model" in window.confidence_label.text()
+        assert window.findChild(QPushButton, "train_button").isEnabled()
+    finally:
+        close_window(window)
+
+
+# --------------------------------------------------------------------- settings
+
+
+def test_panel_settings_survive_a_restart(window, qtbot):
+    from digitpad.gui.main_window import MainWindow
+
+    window.epochs_spin.setValue(7)
+    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
+    window.hidden_edit.setText("128,64")
+    window.pen_slider.setValue(120)
+    close_window(window)
+    again = MainWindow(load_model=False)
+    try:
+        assert again.epochs_spin.value() == 7
+        assert again.arch_combo.currentData() == "mlp"
+        assert again.hidden_edit.text() == "128,64"
+        assert again.canvas.pen_width() == pytest.approx(0.12)
+    finally:
+        close_window(again)
+
+
+def test_broken_settings_values_fall_back_to_defaults(qtbot):
+    from digitpad.config import TrainConfig
+    from digitpad.gui.main_window import MainWindow
+
+    store = keys.app_settings()
+    store.setValue(keys.TRAIN_PREFIX + "epochs", "many")
+    store.setValue(keys.TRAIN_PREFIX + "lr", "-3")
+    store.setValue(keys.TRAIN_PREFIX + "arch", "transformer")
+    store.setValue(keys.PEN_WIDTH, "wide")
+    store.setValue(keys.GEOMETRY, "not a geometry")
+    store.sync()
+    window = MainWindow(load_model=False)
+    try:
+        defaults = TrainConfig()
+        assert window.epochs_spin.value() == defaults.epochs
+        assert window.lr_spin.value() == pytest.approx(defaults.lr)
+        assert window.arch_combo.currentData() == "cnn"
+    finally:
+        close_window(window)
+
+
+def test_invalid_hidden_sizes_are_refused_with_a_message(window):
+    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
+    window.hidden_edit.setText("512,abc")
+    window.findChild(QPushButton, "train_button").click()
+    boxes = error_boxes(window)
+    assert boxes and "hidden" in boxes[0].text()
+    assert not window.is_training()
+    boxes[0].close()
+
+
+def test_learning_rate_steps_on_a_log_scale(window):
+    spin = window.lr_spin
+    spin.setValue(0.001)
+    spin.stepBy(1)
+    assert spin.value() == pytest.approx(0.002)
+    spin.stepBy(1)
+    assert spin.value() == pytest.approx(0.005)
+    spin.stepBy(-3)
+    assert spin.value() == pytest.approx(0.0005)

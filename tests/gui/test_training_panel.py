@@ -1,0 +1,343 @@
+"""Training through the real Train button on a tiny MNIST, stopping, closing, data problems."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
+
+from digitpad.gui import settings as keys
+
+from .conftest import TRAIN_TIMEOUT_MS, close_window, draw_stroke, seven
+
+pytest.importorskip("digitpad.inference")
+
+
+class PlotWatcher(QObject):
+    """Counts the worker's signals and the plot's points as the window sees them."""
+
+    def __init__(self, window) -> None:
+        super().__init__()
+        self.window = window
+        self.batches = 0
+        self.validations = 0
+        self.counts: list[tuple[int, int, int]] = []
+        window._worker.batch_progressed.connect(self.on_batch)
+        window._worker.validated.connect(self.on_validated)
+
+    @Slot(object, object)
+    def on_batch(self, progress, points) -> None:
+        self.batches += 1
+
+    @Slot(object)
+    def on_validated(self, result) -> None:
+        self.validations += 1
+        self.counts.append(self.window.metrics_plot.point_counts())
+
+
+def buttons(window) -> tuple[QPushButton, QPushButton]:
+    return window.findChild(QPushButton, "train_button"), window.findChild(QPushButton, "stop_button")
+
+
+def small_run(window, epochs: int = 2, batch_size: int = 32) -> None:
+    window.epochs_spin.setValue(epochs)
+    window.batch_spin.setValue(batch_size)
+
+
+def click_train(window, qtbot) -> None:
+    train, _ = buttons(window)
+    with qtbot.waitSignal(window.training_started, timeout=5_000):
+        qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+
+
+def wait_for_first_batch(window, qtbot) -> None:
+    progress = window.findChild(QProgressBar, "train_progress")
+    qtbot.waitUntil(lambda: progress.format().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
+
+
+def error_boxes(window) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
+
+
+@pytest.mark.slow
+def test_train_button_trains_and_the_new_model_takes_over(window, qtbot, use_tiny_mnist):
+    from digitpad import paths
+
+    train, stop = buttons(window)
+    progress = window.findChild(QProgressBar, "train_progress")
+    small_run(window)
+    old_model = window.model()
+    changes = []
+    window.model_changed.connect(changes.append)
+
+    click_train(window, qtbot)
+    assert not train.isEnabled() and stop.isEnabled()
+    # Connected after the window's slots, so it runs (queued, on this thread) after them.
+    seen = PlotWatcher(window)
+    # Drawing and predicting keep working with the old model while training runs.
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert window.model() is old_model
+
+    qtbot.waitUntil(lambda: not window.is_training(), timeout=TRAIN_TIMEOUT_MS)
+
+    assert seen.batches >= 1 and seen.validations == 2
+    # The curves gained points while training ran.
+    assert seen.counts[0][0] >= 1 and seen.counts[0][1] == 1
+    assert seen.counts[1][0] > seen.counts[0][0] and seen.counts[1][1] == 2
+    train_points, val_points, acc_points = window.metrics_plot.point_counts()
+    assert train_points >= 2 and val_points == acc_points == 2
+
+    new_model = window.model()
+    assert new_model is not old_model
+    assert new_model.path.parent == paths.models_dir()
+    assert new_model.path.is_file()
+    assert paths.current_model_path() == new_model.path
+    assert "accuracy" in window.statusBar().currentMessage()
+    assert new_model.name in window.findChild(QLabel, "model_label").text()
+    assert len(changes) == 1 and new_model.name in changes[0]
+    assert progress.format().startswith("Done")
+    assert train.isEnabled() and not stop.isEnabled()
+    # The new model predicts.
+    window.canvas.clear()
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert window.findChild(QLabel, "prediction").text()[0].isdigit()
+
+
+@pytest.mark.slow
+def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tiny_mnist, monkeypatch):
+    from digitpad import training
+
+    captured = {}
+    real_fit = training.fit
+
+    def spying_fit(config, data, should_stop=None, initial_state=None):
+        captured["config"], captured["initial_state"] = config, initial_state
+        yield from real_fit(config, data, should_stop=should_stop, initial_state=initial_state)
+
+    monkeypatch.setattr(training, "fit", spying_fit)
+    small_run(window, epochs=1)
+    window.continue_radio.setChecked(True)
+    assert not window.arch_combo.isEnabled()
+    click_train(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
+    weights = window.model().checkpoint.state_dict if captured["initial_state"] is None else captured["initial_state"]
+    assert captured["initial_state"] is not None
+    assert set(captured["initial_state"]) == set(weights)
+    assert captured["config"].model.arch == "cnn"
+
+    window.fresh_radio.setChecked(True)
+    small_run(window, epochs=1)
+    click_train(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
+    assert captured["initial_state"] is None
+
+
+@pytest.mark.slow
+def test_stop_mid_run(window, qtbot, use_tiny_mnist):
+    train, stop = buttons(window)
+    small_run(window, epochs=100)
+    click_train(window, qtbot)
+    wait_for_first_batch(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    progress = window.findChild(QProgressBar, "train_progress")
+    assert progress.format().startswith("Stopped")
+    assert progress.value() < progress.maximum() or progress.maximum() == 1
+    assert "Stopped" in window.statusBar().currentMessage()
+    assert train.isEnabled() and not stop.isEnabled()
+    assert not error_boxes(window)
+
+
+@pytest.mark.slow
+def test_stop_then_train_twenty_times_and_still_classify(window, qtbot, use_tiny_mnist):
+    train, stop = buttons(window)
+    # A small MLP and 4 batches an epoch: the first progress comes soon.
+    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
+    window.hidden_edit.setText("64")
+    small_run(window, epochs=100, batch_size=128)
+    for attempt in range(20):
+        click_train(window, qtbot)
+        if attempt % 2:
+            wait_for_first_batch(window, qtbot)  # else: stop while MNIST loads
+        with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+            qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+        assert train.isEnabled()
+        assert window.findChild(QProgressBar, "train_progress").format().startswith(("Stopped", "Cancelled"))
+    assert not error_boxes(window)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert window.findChild(QLabel, "prediction").text()[0].isdigit()
+
+
+@pytest.mark.slow
+def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model_path):
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+    from digitpad.gui.threads import running_threads
+
+    paths.set_current_model(test_model_path)
+    window = MainWindow()
+    with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
+        window.show()
+    small_run(window, epochs=100)
+    click_train(window, qtbot)
+    wait_for_first_batch(window, qtbot)
+    close_window(window)  # asserts no thread or timer is left
+    assert not running_threads()
+    assert paths.current_model_path() == test_model_path
+
+
+def test_an_exception_in_training_shows_a_dialog_and_the_app_stays_usable(window, qtbot, use_tiny_mnist, monkeypatch):
+    from digitpad import training
+
+    def broken_fit(config, data, should_stop=None, initial_state=None):
+        raise RuntimeError("simulated worker crash")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(training, "fit", broken_fit)
+    click_train(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
+    boxes = error_boxes(window)
+    assert len(boxes) == 1 and "simulated worker crash" in boxes[0].text()
+    boxes[0].close()
+    train, _ = buttons(window)
+    assert train.isEnabled()
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert window.findChild(QLabel, "prediction").text()[0].isdigit()
+
+
+# -------------------------------------------------------------------------- data
+
+
+def test_missing_data_folder_from_the_environment(window, qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(tmp_path / "no-mnist-here"))
+    click_train(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
+    boxes = error_boxes(window)
+    assert len(boxes) == 1
+    assert "no-mnist-here" in boxes[0].text()
+    assert window.findChildren(QMessageBox, "data_dialog") == []  # never asks when the folder is given
+    boxes[0].close()
+    train, stop = buttons(window)
+    assert train.isEnabled() and not stop.isEnabled()
+
+
+def _data_dialog(window, qtbot) -> QMessageBox:
+    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
+    return window.findChildren(QMessageBox, "data_dialog")[0]
+
+
+def test_missing_data_asks_and_cancel_leaves_the_app_usable(window, qtbot):
+    buttons(window)[0].click()
+    dialog = _data_dialog(window, qtbot)
+    assert "download" in dialog.informativeText().lower()
+    dialog.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: buttons(window)[0].isEnabled())
+    assert not window.is_training()
+    assert "cancelled" in window.statusBar().currentMessage().lower()
+
+
+def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, tiny_mnist):
+    from digitpad.gui import data_dialog
+
+    monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: tiny_mnist)
+    small_run(window, epochs=1)
+    buttons(window)[0].click()
+    dialog = _data_dialog(window, qtbot)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        dialog.findChild(QPushButton, "choose_folder_button").click()
+    assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(tiny_mnist)
+    assert window.findChild(QProgressBar, "train_progress").format().startswith("Done")
+    # Next time it does not ask.
+    click_train(window, qtbot)
+    assert window.findChildren(QMessageBox, "data_dialog") == []
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        buttons(window)[1].click()
+
+
+def test_choosing_a_folder_without_mnist_says_so(window, qtbot, monkeypatch, tmp_path):
+    from digitpad.gui import data_dialog
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: empty)
+    buttons(window)[0].click()
+    _data_dialog(window, qtbot).findChild(QPushButton, "choose_folder_button").click()
+    qtbot.waitUntil(lambda: bool(error_boxes(window)))
+    assert str(empty) in error_boxes(window)[0].text()
+    assert not window.is_training()
+    assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(keys.DATA_DIR) is None
+
+
+def test_download_without_network_fails_clearly(window, qtbot, monkeypatch):
+    from digitpad import data
+
+    def no_network(root, progress=None, should_stop=None):
+        if progress:
+            progress(0, 11_000_000)
+        raise data.DataError(f"Could not download MNIST into {root}: no network.")
+
+    monkeypatch.setattr(data, "download_mnist", no_network)
+    buttons(window)[0].click()
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+    boxes = error_boxes(window)
+    assert boxes and "no network" in boxes[0].text()
+    boxes[0].close()
+    assert buttons(window)[0].isEnabled()
+
+
+def test_stop_cancels_a_download(window, qtbot, monkeypatch):
+    import threading
+
+    from digitpad import data
+
+    started = threading.Event()
+
+    def slow_download(root, progress=None, should_stop=None):
+        started.set()
+        while not should_stop():
+            progress(1_000_000, 11_000_000)
+            threading.Event().wait(0.01)
+        raise data.DownloadCancelled("Download cancelled.")
+
+    monkeypatch.setattr(data, "download_mnist", slow_download)
+    buttons(window)[0].click()
+    _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+    progress = window.findChild(QProgressBar, "train_progress")
+    qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        buttons(window)[1].click()
+    assert progress.format() == "Cancelled"
+    assert not error_boxes(window)
+
+
+def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_path):
+    import threading
+
+    from digitpad import data, paths
+    from digitpad.gui.main_window import MainWindow
+
+    def slow_download(root, progress=None, should_stop=None):
+        while not should_stop():
+            progress(1_000_000, 11_000_000)
+            threading.Event().wait(0.01)
+        raise data.DownloadCancelled("Download cancelled.")
+
+    monkeypatch.setattr(data, "download_mnist", slow_download)
+    paths.set_current_model(test_model_path)
+    window = MainWindow()
+    with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
+        window.show()
+    buttons(window)[0].click()
+    _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+    progress = window.findChild(QProgressBar, "train_progress")
+    qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
+    close_window(window)
