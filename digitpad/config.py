@@ -69,6 +69,13 @@ class ModelConfig:
         return f"CNN {self.channels[0]}/{self.channels[1]} channels, dropout {self.dropout:g}"
 
 
+# Where an architecture's best settings differ from TrainConfig's defaults.
+ARCH_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {},
+    "mlp": {"augment": False, "batch_size": 256, "lr": 0.002},
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. Defaults are the app's and the CLI's defaults."""
@@ -99,6 +106,17 @@ class TrainConfig:
             raise ConfigError("validation size cannot be negative")
         if int(self.log_every) < 1 or int(self.validations_per_epoch) < 1:
             raise ConfigError("log_every and validations_per_epoch must be at least 1")
+
+    @classmethod
+    def defaults_for(cls, arch: str, **changes: Any) -> TrainConfig:
+        """Each architecture's own defaults, with ``changes`` applied on top.
+
+        The MLP has no notion of space, so warping its inputs only slows its
+        learning: it trains without augmentation, on larger batches.
+        """
+        model_changes = {k: changes.pop(k) for k in ("hidden", "channels", "dropout") if k in changes}
+        model = ModelConfig(arch=arch, **model_changes)
+        return cls(model=model, **{**ARCH_TRAINING_DEFAULTS.get(arch, {}), **changes})
 
     def with_changes(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)

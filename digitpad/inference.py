@@ -1,0 +1,88 @@
+"""Classify drawings with a trained model: the path shared by the canvas and ``digitpad predict``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from digitpad.config import ModelConfig
+from digitpad.models import build_model
+from digitpad.preprocess import normalize, to_mnist_image
+
+# Below this top probability the app says "unsure" rather than give a confident
+# wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py):
+# answers at or above it were right at least 99.5 % of the time.
+UNSURE_BELOW = 0.90
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: np.ndarray = field(repr=False)  # (10,), sums to 1
+    model_input: np.ndarray = field(repr=False)  # (28, 28) in [0, 1], what the model saw
+
+    @property
+    def unsure(self) -> bool:
+        return self.confidence < UNSURE_BELOW
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.probabilities)[-2])
+
+
+class Classifier:
+    """A trained model in eval mode, ready to classify drawings.
+
+    Use it from one thread only: each thread that classifies builds its own.
+    """
+
+    def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None):
+        self.model = model.eval()
+        self.model_config = model_config
+        self.name = name
+        self.metrics = dict(metrics or {})
+
+    @classmethod
+    def from_state(cls, model_config: ModelConfig, state_dict: dict, name: str = "", metrics: dict | None = None) -> Classifier:
+        model = build_model(model_config)
+        model.load_state_dict(state_dict)
+        return cls(model, model_config, name, metrics)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint) -> Classifier:
+        return cls.from_state(checkpoint.model_config, checkpoint.state_dict, checkpoint.name, checkpoint.metrics)
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> Classifier:
+        from digitpad import checkpoint
+
+        return cls.from_checkpoint(checkpoint.load(path))
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.metrics.get("test_accuracy")
+        return None if value is None else float(value)
+
+    def describe(self) -> str:
+        accuracy = self.test_accuracy
+        text = f"{self.name or 'model'} · {self.model_config.describe()}"
+        return text if accuracy is None else f"{text} · {accuracy:.2%} on MNIST test"
+
+    def probabilities(self, model_input: torch.Tensor) -> np.ndarray:
+        """Class probabilities for a normalized batch (B, 1, 28, 28), shape (B, 10)."""
+        with torch.inference_mode():
+            return self.model(model_input).exp().numpy()
+
+    def predict(self, image: np.ndarray) -> Prediction | None:
+        """Classify one drawing (any size, either polarity); None when it has no ink."""
+        mnist_image = to_mnist_image(image)
+        if mnist_image is None:
+            return None
+        probabilities = self.probabilities(normalize(mnist_image))[0]
+        digit = int(probabilities.argmax())
+        return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image)

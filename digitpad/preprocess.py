@@ -1,0 +1,132 @@
+"""Turn a drawn image into the 28x28 input the models take, the way MNIST was made.
+
+MNIST's digits were cropped to their ink, scaled with antialiasing so the longer
+side is 20 px (aspect kept), then placed in a 28x28 field with their centre of
+mass at the centre. Doing the same to a drawing matters more for accuracy than
+anything else: a naive resize of the whole canvas gives digits of the wrong
+size, in the wrong place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from digitpad.config import IMAGE_SIDE, MNIST_MEAN, MNIST_STD
+
+DIGIT_BOX = 20
+# MNIST's mean centre of mass, in pixel indices (measured on the training set).
+MNIST_CENTRE = 14.0
+# Ink fainter than this (fraction of full contrast) is paper texture or noise.
+INK_THRESHOLD = 0.2
+# A drawing whose strongest ink is below this contrast has no ink at all.
+MIN_CONTRAST = 0.15
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """Any (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image as float luminance in [0, 1].
+
+    Transparent pixels are laid over whichever of black or white contrasts with
+    the opaque ones, so ink on a transparent background stays visible.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ValueError(f"expected a grayscale, RGB or RGBA image, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError("the image has no pixels")
+    pixels = array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        pixels /= float(np.iinfo(array.dtype).max)
+    elif pixels.max(initial=0.0) > 1.0:
+        pixels /= 255.0
+    if pixels.ndim == 2:
+        return np.clip(pixels, 0.0, 1.0)
+    luminance = pixels[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if pixels.shape[2] == 4:
+        alpha = pixels[:, :, 3]
+        if alpha.min() < 1.0:
+            opaque_weight = alpha.sum()
+            opaque_mean = float((luminance * alpha).sum() / opaque_weight) if opaque_weight > 0 else 0.0
+            backdrop = 0.0 if opaque_mean > 0.5 else 1.0
+            luminance = luminance * alpha + backdrop * (1.0 - alpha)
+    return np.clip(luminance, 0.0, 1.0)
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """Ink strength in [0, 1] from luminance, for light-on-dark or dark-on-light.
+
+    The background is the median luminance, since paper or canvas covers most of
+    any drawing; ink is whatever departs from it towards the far end.
+    """
+    background = float(np.median(gray))
+    if background > 0.5:
+        departure = background - gray
+        full_contrast = background - float(gray.min())
+    else:
+        departure = gray - background
+        full_contrast = float(gray.max()) - background
+    if full_contrast < MIN_CONTRAST:
+        return np.zeros_like(gray)
+    ink = np.clip(departure / full_contrast, 0.0, 1.0)
+    # Drop faint texture, then stretch what is left back to [0, 1].
+    return np.clip((ink - INK_THRESHOLD) / (1.0 - INK_THRESHOLD), 0.0, 1.0)
+
+
+def _fit_in_box(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = cropped.shape
+    scale = DIGIT_BOX / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # PIL widens its filter when shrinking, which is the antialiasing MNIST used.
+    resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(new_size, Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
+    height, width = digit.shape
+    rows, cols = np.indices(digit.shape)
+    mass = digit.sum()
+    centre_row = float((rows * digit).sum() / mass)
+    centre_col = float((cols * digit).sum() / mass)
+    top = round(MNIST_CENTRE - centre_row)
+    left = round(MNIST_CENTRE - centre_col)
+    field = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    # Clip to the field: a lopsided shape may have its mass far from its box centre.
+    src_top, src_left = max(0, -top), max(0, -left)
+    dst_top, dst_left = max(0, top), max(0, left)
+    rows_copied = min(height - src_top, IMAGE_SIDE - dst_top)
+    cols_copied = min(width - src_left, IMAGE_SIDE - dst_left)
+    field[dst_top : dst_top + rows_copied, dst_left : dst_left + cols_copied] = digit[
+        src_top : src_top + rows_copied, src_left : src_left + cols_copied
+    ]
+    return field
+
+
+def to_mnist_image(image: np.ndarray) -> np.ndarray | None:
+    """The drawing as a 28x28 MNIST-style image (float32, ink 1, paper 0), or None if it has no ink."""
+    ink = ink_map(to_grayscale(image))
+    if not ink.any():
+        return None
+    digit = _fit_in_box(ink)
+    if digit.sum() <= 0:
+        return None
+    return _place_by_centre_of_mass(digit)
+
+
+def normalize(mnist_image: np.ndarray) -> torch.Tensor:
+    """A 28x28 [0, 1] image as the model's (1, 1, 28, 28) normalized input."""
+    pixels = torch.from_numpy(np.ascontiguousarray(mnist_image, dtype=np.float32))
+    return ((pixels - MNIST_MEAN) / MNIST_STD).reshape(1, 1, IMAGE_SIDE, IMAGE_SIDE)
+
+
+def to_model_input(image: np.ndarray) -> torch.Tensor | None:
+    """The drawing as the model's normalized (1, 1, 28, 28) input, or None if it has no ink."""
+    mnist_image = to_mnist_image(image)
+    if mnist_image is None:
+        return None
+    return normalize(mnist_image)

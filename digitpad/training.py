@@ -1,0 +1,205 @@
+"""Training as a generator of progress events.
+
+``fit`` runs the epochs and yields ``BatchProgress`` every ``log_every`` steps,
+``ValidationResult`` at each validation and, last, one ``TrainingResult``. The
+CLI prints these events; the app's worker turns them into Qt signals. Nothing
+here knows about either.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitpad.augment import augment_batch
+from digitpad.config import MNIST_MEAN, MNIST_STD, ModelConfig, TrainConfig
+from digitpad.data import MnistTensors, validation_split
+from digitpad.models import build_model
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # 1-based, within the epoch
+    steps_per_epoch: int
+    global_step: int
+    total_steps: int
+    loss: float  # mean training loss over the last log_every steps
+    elapsed: float  # seconds since training started
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    epoch: int
+    global_step: int
+    loss: float
+    accuracy: float  # fraction in [0, 1]
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model_config: ModelConfig
+    train_config: TrainConfig
+    state_dict: dict[str, torch.Tensor]
+    history: dict = field(repr=False)
+    test_loss: float
+    test_accuracy: float
+    stopped: bool
+    elapsed: float
+
+
+TrainingEvent = BatchProgress | ValidationResult | TrainingResult
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def training_threads(leave_core_for_gui: bool) -> int:
+    """How many torch threads training should use.
+
+    Headless training takes every core. In the app one core stays free so the
+    GUI thread can paint and predict while training: on a 2-core machine that
+    means 1 training thread.
+    """
+    cores = cpu_count()
+    return max(1, cores - 1) if leave_core_for_gui else cores
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True)
+    return torch.optim.Adam(model.parameters(), lr=config.lr)
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean NLL loss and accuracy, in eval mode and without gradients, as the study note teaches."""
+    if len(images) == 0:
+        return math.nan, math.nan
+    model.eval()
+    total_loss = 0.0
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch_labels = labels[start : start + batch_size]
+            log_probabilities = model(images[start : start + batch_size])
+            total_loss += F.nll_loss(log_probabilities, batch_labels, reduction="sum").item()
+            correct += (log_probabilities.argmax(dim=1) == batch_labels).sum().item()
+    return total_loss / len(images), correct / len(images)
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def _validation_steps(steps_per_epoch: int, per_epoch: int) -> set[int]:
+    per_epoch = min(per_epoch, steps_per_epoch)
+    return {round(steps_per_epoch * k / per_epoch) for k in range(1, per_epoch + 1)}
+
+
+def fit(
+    config: TrainConfig,
+    data: MnistTensors,
+    should_stop: Callable[[], bool] | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
+) -> Iterator[TrainingEvent]:
+    """Train a model, yielding progress; the last event is always a TrainingResult.
+
+    ``should_stop`` is checked before every batch. When it returns True the run
+    ends there and the result carries the weights after the last complete step.
+    ``initial_state`` continues from existing weights instead of starting fresh.
+    """
+    should_stop = should_stop or (lambda: False)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
+    validation_images = data.train_images[validation_index]
+    validation_labels = data.train_labels[validation_index]
+
+    model = build_model(config.model)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
+    optimizer = make_optimizer(config, model)
+    steps_per_epoch = max(1, math.ceil(len(train_index) / config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+    # One-cycle: warm up, then anneal; it reaches a given accuracy in far fewer epochs.
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2)
+    loss_function = nn.NLLLoss()
+    validate_after = _validation_steps(steps_per_epoch, config.validations_per_epoch)
+
+    history: dict = {
+        "train_step": [],
+        "train_loss": [],
+        "val_step": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "steps_per_epoch": steps_per_epoch,
+    }
+    recent_losses: list[float] = []
+    global_step = 0
+    stopped = False
+
+    for epoch in range(1, config.epochs + 1):
+        order = train_index[torch.randperm(len(train_index), generator=generator)]
+        for step, batch_index in enumerate(order.split(config.batch_size), start=1):
+            if should_stop():
+                stopped = True
+                break
+            images = data.train_images[batch_index]
+            labels = data.train_labels[batch_index]
+            if config.augment:
+                images = augment_batch(images, generator, mean=MNIST_MEAN, std=MNIST_STD)
+
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_function(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            global_step += 1
+
+            recent_losses.append(loss.item())
+            if step % config.log_every == 0 or step == steps_per_epoch:
+                running_loss = sum(recent_losses) / len(recent_losses)
+                recent_losses.clear()
+                history["train_step"].append(global_step)
+                history["train_loss"].append(running_loss)
+                yield BatchProgress(
+                    epoch, config.epochs, step, steps_per_epoch, global_step, total_steps,
+                    running_loss, time.perf_counter() - started,
+                )
+            if step in validate_after and len(validation_images):
+                val_loss, val_accuracy = evaluate(model, validation_images, validation_labels)
+                history["val_step"].append(global_step)
+                history["val_loss"].append(val_loss)
+                history["val_accuracy"].append(val_accuracy)
+                yield ValidationResult(epoch, global_step, val_loss, val_accuracy, time.perf_counter() - started)
+        if stopped:
+            break
+
+    test_loss, test_accuracy = evaluate(model, data.test_images, data.test_labels)
+    yield TrainingResult(
+        model_config=config.model,
+        train_config=config,
+        state_dict=_snapshot(model),
+        history=copy.deepcopy(history),
+        test_loss=test_loss,
+        test_accuracy=test_accuracy,
+        stopped=stopped,
+        elapsed=time.perf_counter() - started,
+    )

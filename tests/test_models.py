@@ -1,0 +1,68 @@
+import pytest
+import torch
+from torch import nn
+
+from digitpad.config import ConfigError, ModelConfig, TrainConfig
+from digitpad.models import DigitCNN, Network, build_model
+
+
+@pytest.mark.parametrize("hidden", [[512, 256], [100], [64, 32, 16]])
+def test_study_note_network_follows_hidden_layers(hidden):
+    model = Network(784, 10, hidden, drop_p=0.3)
+
+    assert isinstance(model.hidden_layers, nn.ModuleList)
+    sizes = [(layer.in_features, layer.out_features) for layer in model.hidden_layers]
+    assert sizes == list(zip([784] + hidden[:-1], hidden))
+    assert (model.output.in_features, model.output.out_features) == (hidden[-1], 10)
+    assert model.dropout.p == 0.3
+
+
+def test_network_outputs_log_probabilities():
+    model = Network(784, 10, [32]).eval()
+    log_probabilities = model(torch.randn(5, 1, 28, 28))
+    assert log_probabilities.shape == (5, 10)
+    assert torch.allclose(log_probabilities.exp().sum(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_dropout_only_acts_in_training_mode():
+    model = Network(784, 10, [256], drop_p=0.5)
+    x = torch.randn(4, 1, 28, 28)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+
+
+def test_cnn_outputs_log_probabilities():
+    model = DigitCNN((8, 16)).eval()
+    log_probabilities = model(torch.randn(3, 1, 28, 28))
+    assert log_probabilities.shape == (3, 10)
+    assert torch.allclose(log_probabilities.exp().sum(dim=1), torch.ones(3), atol=1e-5)
+
+
+def test_build_model_from_plain_config_round_trip():
+    config = ModelConfig(arch="mlp", hidden=(64, 32), dropout=0.2)
+    rebuilt = ModelConfig.from_dict(config.to_dict())
+    assert rebuilt == config
+    model = build_model(rebuilt)
+    assert isinstance(model, Network)
+    assert [layer.out_features for layer in model.hidden_layers] == [64, 32]
+    assert isinstance(build_model(ModelConfig()), DigitCNN)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(arch="rnn"), dict(arch="mlp", hidden=()), dict(hidden=(0,)), dict(dropout=1.0), dict(channels=(8,))],
+)
+def test_bad_model_configs_are_refused(bad):
+    with pytest.raises(ConfigError):
+        ModelConfig(**bad)
+
+
+def test_architecture_defaults():
+    mlp = TrainConfig.defaults_for("mlp", hidden=(128,), epochs=2)
+    assert mlp.model == ModelConfig(arch="mlp", hidden=(128,))
+    assert mlp.augment is False and mlp.epochs == 2
+    assert TrainConfig.defaults_for("cnn").augment is True
+    with pytest.raises(ConfigError):
+        TrainConfig(lr=0)

@@ -1,0 +1,119 @@
+import math
+
+import pytest
+import torch
+
+from digitpad.config import TrainConfig
+from digitpad.data import MnistTensors, normalize_uint8
+from digitpad.models import build_model
+from digitpad.training import BatchProgress, TrainingResult, ValidationResult, evaluate, fit, training_threads
+from mnist_fakes import fake_digits
+
+
+@pytest.fixture(scope="module")
+def small_data() -> MnistTensors:
+    train_images, train_labels = fake_digits(1200, seed=0)
+    test_images, test_labels = fake_digits(200, seed=1)
+    return MnistTensors(
+        normalize_uint8(torch.from_numpy(train_images)),
+        torch.from_numpy(train_labels).long(),
+        normalize_uint8(torch.from_numpy(test_images)),
+        torch.from_numpy(test_labels).long(),
+    )
+
+
+def small_config(arch: str, **changes) -> TrainConfig:
+    settings = dict(epochs=2, batch_size=64, validation_size=200, log_every=5, seed=3)
+    settings.update(changes)
+    if arch == "cnn":
+        settings.setdefault("channels", (4, 8))
+    else:
+        settings.setdefault("hidden", (64,))
+    return TrainConfig.defaults_for(arch, **settings)
+
+
+def run(config, data, **kwargs) -> list:
+    return list(fit(config, data, **kwargs))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_training_learns_far_above_chance(arch, small_data):
+    events = run(small_config(arch), small_data)
+
+    result = events[-1]
+    assert isinstance(result, TrainingResult)
+    assert not result.stopped
+    assert result.test_accuracy > 0.8
+    model = build_model(result.model_config)
+    model.load_state_dict(result.state_dict)
+    _, accuracy = evaluate(model, small_data.test_images, small_data.test_labels)
+    assert accuracy == pytest.approx(result.test_accuracy)
+
+
+def test_events_describe_the_run(small_data):
+    config = small_config("mlp")
+    events = run(config, small_data)
+
+    progress = [e for e in events if isinstance(e, BatchProgress)]
+    validations = [e for e in events if isinstance(e, ValidationResult)]
+    steps_per_epoch = math.ceil(1000 / 64)
+    assert progress[-1].global_step == progress[-1].total_steps == 2 * steps_per_epoch
+    assert {p.epoch for p in progress} == {1, 2}
+    assert all(p.steps_per_epoch == steps_per_epoch for p in progress)
+    assert [v.epoch for v in validations] == [1, 2]
+    assert all(0 <= v.accuracy <= 1 and v.loss > 0 for v in validations)
+    history = events[-1].history
+    assert history["train_loss"] == [p.loss for p in progress]
+    assert history["val_accuracy"] == [v.accuracy for v in validations]
+
+
+def test_validations_per_epoch(small_data):
+    events = run(small_config("mlp", epochs=1, validations_per_epoch=4), small_data)
+    assert len([e for e in events if isinstance(e, ValidationResult)]) == 4
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_training_is_deterministic_under_a_seed(arch, small_data):
+    config = small_config(arch, epochs=1, validation_size=800)
+    first = [e.loss for e in run(config, small_data) if isinstance(e, BatchProgress)]
+    second = [e.loss for e in run(config, small_data) if isinstance(e, BatchProgress)]
+    assert first == second
+    other_seed = [e.loss for e in run(config.with_changes(seed=4), small_data) if isinstance(e, BatchProgress)]
+    assert other_seed != first
+
+
+def test_stop_request_ends_within_one_batch_with_last_complete_model(small_data):
+    config = small_config("cnn", log_every=1)
+    steps_seen = []
+
+    def should_stop() -> bool:
+        return len(steps_seen) >= 7
+
+    events = []
+    for event in fit(config, small_data, should_stop=should_stop):
+        events.append(event)
+        if isinstance(event, BatchProgress):
+            steps_seen.append(event.global_step)
+
+    result = events[-1]
+    assert isinstance(result, TrainingResult) and result.stopped
+    assert steps_seen == list(range(1, 8))
+    # The weights are a snapshot of a whole step: they load and classify.
+    model = build_model(result.model_config)
+    model.load_state_dict(result.state_dict)
+    assert all(torch.isfinite(t).all() for t in result.state_dict.values() if t.is_floating_point())
+    assert 0.0 <= result.test_accuracy <= 1.0
+
+
+def test_continue_from_existing_weights(small_data):
+    first = run(small_config("mlp", epochs=1), small_data)[-1]
+    stop_at_once = run(small_config("mlp", epochs=1), small_data, should_stop=lambda: True,
+                       initial_state=first.state_dict)[-1]
+    assert stop_at_once.stopped
+    for name, tensor in first.state_dict.items():
+        assert torch.equal(stop_at_once.state_dict[name], tensor)
+    assert stop_at_once.test_accuracy == pytest.approx(first.test_accuracy)
+
+
+def test_training_threads_leave_a_core_for_the_gui():
+    assert training_threads(leave_core_for_gui=False) >= training_threads(leave_core_for_gui=True) >= 1
