@@ -527,7 +527,7 @@ def load_mnist(root: str | os.PathLike[str] | None = None, download: bool = True
     folder already holds some files in the plain layout (then the missing ones
     are reported, since that folder was meant to be complete).
     """
-    root = Path(root).expanduser() if root is not None else paths.default_data_dir()
+    root = Path(root).expanduser().absolute() if root is not None else paths.default_data_dir()
     allow_small = _allow_small(allow_small)
     files = locate_mnist(root)
     if files is None:

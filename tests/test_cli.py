@@ -1,0 +1,415 @@
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from digitpad import checkpoint, cli, data, paths
+from digitpad.config import ModelConfig
+from digitpad.models import build_model
+
+TEST_ACCURACY_LINE = re.compile(r"^test accuracy: (0\.\d{4}|1\.0000)$")
+TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--batch-size", "64", "--seed", "1", "--no-augment"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_clean_message(err: str) -> None:
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path) -> Path:
+    """An untrained small MLP saved as a checkpoint: enough to test formats, not accuracy."""
+    config = ModelConfig(arch="mlp", hidden=(16,))
+    torch.manual_seed(0)
+    path = tmp_path / "small.pt"
+    checkpoint.save(checkpoint.Checkpoint(model_config=config, state_dict=build_model(config).state_dict(),
+                                          name="small"), path)
+    return path
+
+
+def digit_image(size: int = 280, ink: int = 0, paper: int = 255, mode: str = "L") -> Image.Image:
+    """A hand-drawn-looking 7 in gray levels ``ink`` on ``paper``, converted to ``mode``."""
+    image = Image.new(mode if mode == "1" else "L", (size, size), paper)
+    draw = ImageDraw.Draw(image)
+    points = [(0.28 * size, 0.22 * size), (0.72 * size, 0.22 * size), (0.42 * size, 0.8 * size)]
+    draw.line(points, fill=ink, width=max(1, size // 14), joint="curve")
+    return image if mode in ("1", "L") else image.convert(mode)
+
+
+# --- the command line itself ---------------------------------------------------------------------
+
+
+def test_help_lists_the_commands(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    for command in ("gui", "train", "eval", "predict"):
+        assert command in out
+
+
+def test_train_help_shows_the_defaults(capsys):
+    status, out, _ = run(capsys, "train", "--help")
+    assert status == 0
+    assert "--no-augment" in out and "--batch-size" in out and "(default 128)" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["frobnicate"],
+    ["train", "--epochs", "0"],
+    ["train", "--epochs", "many"],
+    ["train", "--hidden", "a,b"],
+    ["train", "--dropout", "1.5"],
+    ["train", "--lr", "-1"],
+    ["train", "--arch", "rnn"],
+    ["train", "--hidden", "0"],
+    ["eval", "--checkpoint"],
+    ["predict"],
+    ["predict", "--bogus", "x.png"],
+], ids=lambda argv: " ".join(argv))
+def test_usage_errors_are_one_line_and_exit_2(capsys, argv):
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert_one_clean_message(err)
+    assert err.startswith("digitpad")
+
+
+@pytest.mark.parametrize("argv", [[], ["gui"], ["gui", "-platform", "offscreen"]])
+def test_no_command_opens_the_app(monkeypatch, argv):
+    calls = []
+    fake_app = types.ModuleType("digitpad.gui.app")
+    fake_app.main = lambda qt_argv: calls.append(qt_argv) or 7
+    monkeypatch.setitem(sys.modules, "digitpad.gui.app", fake_app)
+
+    assert cli.main(argv) == 7
+    assert calls[0][1:] == argv[1:]
+
+
+# --- train ----------------------------------------------------------------------------------------
+
+
+def test_train_reports_saves_and_becomes_the_current_model(capsys, fake_mnist, digitpad_home):
+    status, out, err = run(capsys, *TINY_TRAIN, "--epochs", "2", "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == ["epoch 1 validation", "epoch 2 validation"]
+    assert TEST_ACCURACY_LINE.match(lines[-1])
+    assert float(lines[-1].split()[-1]) > 0.5  # chance is 0.1
+    assert "epoch 2/2 [" in err and "100%" in err
+
+    current = paths.current_model_path()
+    assert current.parent == paths.models_dir()
+    saved = checkpoint.load(current)
+    assert saved.model_config.hidden == (16,)
+    assert len(saved.history["val_accuracy"]) == 2
+    assert saved.metrics["test_accuracy"] == pytest.approx(float(lines[-1].split()[-1]), abs=1e-4)
+    assert "now the app's current model" in err
+
+
+def test_train_with_out_leaves_the_current_model_alone(capsys, fake_mnist, tmp_path):
+    out_path = tmp_path / "runs" / "mine.pt"
+    status, out, err = run(capsys, *TINY_TRAIN, "--epochs", "1", "--data-dir", str(fake_mnist["root"]),
+                           "--out", str(out_path))
+    assert status == 0, err
+    assert checkpoint.load(out_path).name == "mine"
+    assert paths.current_model_path() == paths.shipped_model_path()
+
+
+def test_train_the_cnn(capsys, fake_mnist, tmp_path):
+    status, out, err = run(capsys, "train", "--arch", "cnn", "--channels", "4,8", "--epochs", "1", "--no-augment",
+                           "--optimizer", "sgd", "--lr", "0.05", "--data-dir", str(fake_mnist["root"]),
+                           "--out", str(tmp_path / "cnn.pt"))
+    assert status == 0, err
+    assert TEST_ACCURACY_LINE.match(out.strip().splitlines()[-1])
+    loaded = checkpoint.load(tmp_path / "cnn.pt")
+    assert loaded.model_config.channels == (4, 8)
+    assert loaded.train_config["optimizer"] == "sgd" and loaded.train_config["augment"] is False
+
+
+def test_train_refuses_a_folder_as_out(capsys, fake_mnist, tmp_path):
+    status, _, err = run(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]), "--out", str(tmp_path))
+    assert status == 2
+    assert_one_clean_message(err)
+
+
+def test_train_offline_without_data_is_one_clear_paragraph(capsys, tmp_path, monkeypatch):
+    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
+    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/"], sources))
+    empty = tmp_path / "no-mnist-here"
+
+    status, out, err = run(capsys, *TINY_TRAIN, "--data-dir", str(empty))
+
+    assert status == 1
+    assert out == ""
+    assert_one_clean_message(err)
+    assert str(empty) in err and "--data-dir" in err and "DIGITPAD_DATA_DIR" in err
+
+
+def test_train_names_a_broken_data_file(capsys, fake_mnist):
+    broken = fake_mnist["root"] / "t10k-labels-idx1-ubyte.gz"
+    broken.write_bytes(gzip.compress(b"\x00\x00\x08\x01"))
+    status, _, err = run(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
+    assert status == 1
+    assert_one_clean_message(err)
+    assert str(broken) in err
+
+
+def test_ctrl_c_stops_training_and_still_saves(fake_mnist, tmp_path):
+    out_path = tmp_path / "stopped.pt"
+    data.load_mnist(fake_mnist["root"], download=False)  # the child then starts from the cache, without torchvision
+    env = {**os.environ, "DIGITPAD_ALLOW_SMALL_MNIST": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digitpad", *TINY_TRAIN, "--epochs", "500", "--data-dir", str(fake_mnist["root"]),
+         "--out", str(out_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        first_line = process.stdout.readline()
+        assert first_line.startswith("epoch 1 validation"), first_line + process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "stopped early" in err
+    assert TEST_ACCURACY_LINE.match(rest.strip().splitlines()[-1])
+    saved = checkpoint.load(out_path)
+    assert saved.metrics["stopped_early"] is True
+    assert 1 <= len(saved.history["val_accuracy"]) < 500
+
+
+# --- eval -----------------------------------------------------------------------------------------
+
+
+def test_eval_prints_accuracy_and_per_digit_accuracy(capsys, fake_mnist, small_checkpoint):
+    status, out, err = run(capsys, "eval", "--checkpoint", str(small_checkpoint), "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 0, err
+    lines = out.splitlines()
+    assert any(TEST_ACCURACY_LINE.match(line) for line in lines)
+    per_digit = [line for line in lines if re.match(r"^  \d: \d\.\d{4}  \(\d+/10\)$", line)]
+    assert [line.split(":")[0].strip() for line in per_digit] == [str(d) for d in range(10)]
+
+
+def test_eval_accuracy_matches_the_predictions(capsys, fake_mnist, small_checkpoint):
+    loaded = checkpoint.load(small_checkpoint)
+    model = build_model(loaded.model_config)
+    model.load_state_dict(loaded.state_dict)
+    model.eval()
+    test = data.load_mnist(fake_mnist["root"], download=False)
+    with torch.no_grad():
+        expected = (model(test.test_images).argmax(1) == test.test_labels).float().mean().item()
+
+    _, out, _ = run(capsys, "eval", "--checkpoint", str(small_checkpoint), "--data-dir", str(fake_mnist["root"]))
+
+    assert f"test accuracy: {expected:.4f}" in out.splitlines()
+
+
+def test_eval_uses_the_current_model(capsys, fake_mnist, small_checkpoint, monkeypatch):
+    paths.set_current_model(small_checkpoint)
+    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(fake_mnist["root"]))
+    status, out, _ = run(capsys, "eval")
+    assert status == 0
+    assert str(small_checkpoint) in out
+
+
+def test_a_vanished_current_model_falls_back_to_the_shipped_one(capsys, fake_mnist, small_checkpoint, tmp_path,
+                                                               monkeypatch):
+    gone = tmp_path / "gone.pt"
+    paths.set_current_model(gone)
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: small_checkpoint)
+
+    status, out, err = run(capsys, "eval", "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 0
+    assert str(gone) in err and "shipped model" in err
+    assert str(small_checkpoint) in out
+
+
+def test_no_model_at_all_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: tmp_path / "missing.pt")
+    status, _, err = run(capsys, "predict", "x.png")
+    assert status == 1
+    assert_one_clean_message(err)
+    assert "digitpad train" in err and "--checkpoint" in err
+
+
+def test_eval_reports_a_bad_checkpoint(capsys, tmp_path, fake_mnist):
+    fake = tmp_path / "picture.pt"
+    digit_image().save(fake, format="PNG")
+    status, out, err = run(capsys, "eval", "--checkpoint", str(fake), "--data-dir", str(fake_mnist["root"]))
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    assert str(fake) in err and "PNG image" in err
+
+
+# --- predict --------------------------------------------------------------------------------------
+
+
+def test_predict_prints_path_digit_confidence(capsys, small_checkpoint, tmp_path):
+    dark_on_light = tmp_path / "seven.png"
+    light_on_dark = tmp_path / "seven inverted.png"
+    digit_image().save(dark_on_light)
+    digit_image(ink=255, paper=0).save(light_on_dark)
+
+    status, out, err = run(capsys, "predict", "--checkpoint", str(small_checkpoint), str(dark_on_light),
+                           str(light_on_dark))
+
+    assert status == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, path in zip(lines, (dark_on_light, light_on_dark)):
+        assert line.startswith(f"{path} ")
+        digit, confidence = line[len(str(path)) + 1:].split()
+        assert digit in "0123456789" and re.match(r"^[01]\.\d{4}$", confidence)
+    assert lines[0].split()[-2:] == lines[1].split()[-2:]  # polarity does not matter
+
+
+def _animated_gif(path: Path) -> None:
+    first = digit_image().convert("P")
+    second = Image.new("L", first.size, 0).convert("P")  # blank: reading it instead would find no digit
+    first.save(path, save_all=True, append_images=[second], duration=100, loop=0)
+
+
+def _sixteen_bit_png(path: Path) -> None:
+    pixels = np.asarray(digit_image(), dtype=np.uint16) * 257
+    Image.fromarray(pixels).save(path)  # mode I;16
+
+
+def _huge_png(path: Path) -> None:
+    digit_image(size=10_000, ink=0, paper=1, mode="1").save(path)
+
+
+def _cmyk_jpeg(path: Path) -> None:
+    digit_image(mode="RGB").convert("CMYK").save(path, format="JPEG")
+
+
+def _transparent_png(path: Path) -> None:
+    image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(60, 40), (140, 40), (80, 170)], fill=(0, 0, 0, 255), width=16)
+    image.save(path)
+
+
+GOOD_ODD_IMAGES = {
+    "animated.gif": _animated_gif,
+    "sixteen-bit.png": _sixteen_bit_png,
+    "huge.png": _huge_png,
+    "cmyk.jpg": _cmyk_jpeg,
+    "transparent.png": _transparent_png,
+    "photo.jpg": lambda path: digit_image(mode="RGB", ink=40, paper=200).save(path, quality=70),
+}
+BAD_INPUTS = {
+    "empty.png": (lambda path: path.write_bytes(b""), "empty"),
+    "folder.png": (lambda path: path.mkdir(), "folder"),
+    "missing.png": (lambda path: None, "no such file"),
+    "text.png": (lambda path: path.write_text("not an image"), "not an image"),
+    "broken.png": (lambda path: path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64)), "image"),
+    "blank.png": (lambda path: Image.new("L", (100, 100), 255).save(path), "no digit"),
+}
+
+
+def test_predict_json_reports_bad_files_and_classifies_the_rest(capsys, small_checkpoint, tmp_path):
+    names = []
+    for name, make in GOOD_ODD_IMAGES.items():
+        make(tmp_path / name)
+        names.append(str(tmp_path / name))
+    for name, (make, _) in BAD_INPUTS.items():
+        make(tmp_path / name)
+        names.append(str(tmp_path / name))
+
+    status, out, _ = run(capsys, "predict", "--json", "--checkpoint", str(small_checkpoint), *names)
+
+    assert status == 1
+    results = json.loads(out)
+    assert [result["path"] for result in results] == names
+    by_name = {Path(result["path"]).name: result for result in results}
+    for name in GOOD_ODD_IMAGES:
+        result = by_name[name]
+        assert "error" not in result, result
+        assert 0 <= result["digit"] <= 9
+        assert len(result["probabilities"]) == 10 and sum(result["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert result["confidence"] == pytest.approx(max(result["probabilities"]), abs=1e-6)
+    for name, (_, expected) in BAD_INPUTS.items():
+        assert set(by_name[name]) == {"path", "error"}
+        assert expected in by_name[name]["error"]
+
+
+def test_predict_text_mode_reports_each_bad_file_on_stderr(capsys, small_checkpoint, tmp_path):
+    good = tmp_path / "seven.png"
+    digit_image().save(good)
+    status, out, err = run(capsys, "predict", "--checkpoint", str(small_checkpoint), str(tmp_path / "nope.png"),
+                           str(good))
+    assert status == 1
+    assert out.startswith(f"{good} ")
+    assert_one_clean_message(err)
+    assert "nope.png" in err
+
+
+def test_predict_all_good_exits_zero_with_json(capsys, small_checkpoint, tmp_path):
+    good = tmp_path / "seven.png"
+    digit_image().save(good)
+    status, out, _ = run(capsys, "predict", "--json", "--checkpoint", str(small_checkpoint), str(good))
+    assert status == 0
+    assert len(json.loads(out)) == 1
+
+
+def test_odd_formats_read_like_the_plain_image(tmp_path):
+    from digitpad.preprocess import to_mnist_image
+
+    reference = to_mnist_image(np.asarray(digit_image()))
+    for name, make in (("sixteen-bit.png", _sixteen_bit_png), ("animated.gif", _animated_gif),
+                       ("cmyk.jpg", _cmyk_jpeg)):
+        make(tmp_path / name)
+        assert np.abs(to_mnist_image(cli.read_image(tmp_path / name)) - reference).max() < 0.2, name
+
+
+def test_a_huge_image_is_shrunk_before_preprocessing(tmp_path):
+    _huge_png(tmp_path / "huge.png")
+    started = time.perf_counter()
+    pixels = cli.read_image(tmp_path / "huge.png")
+    assert max(pixels.shape) <= 2048
+    assert time.perf_counter() - started < 30  # generous: this guards against a hang, not a speed
+
+
+def test_the_shipped_model_reads_real_digits_in_both_polarities(capsys, shared_mnist, tmp_path):
+    shipped = paths.shipped_model_path()
+    if not shipped.is_file():
+        pytest.skip("no shipped model yet")
+    with gzip.open(shared_mnist / "t10k-images-idx3-ubyte.gz") as stream:
+        images = np.frombuffer(stream.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)[:20]
+    with gzip.open(shared_mnist / "t10k-labels-idx1-ubyte.gz") as stream:
+        labels = np.frombuffer(stream.read(), dtype=np.uint8, offset=8)[:20]
+    files = []
+    for index, pixels in enumerate(images):
+        large = Image.fromarray(pixels).resize((280, 280), Image.Resampling.BILINEAR)
+        large.save(tmp_path / f"light-on-dark-{index}.png")
+        Image.fromarray(255 - np.asarray(large)).save(tmp_path / f"dark-on-light-{index}.png")
+        files += [tmp_path / f"light-on-dark-{index}.png", tmp_path / f"dark-on-light-{index}.png"]
+
+    status, out, err = run(capsys, "predict", "--json", *map(str, files))
+
+    assert status == 0, err
+    predicted = [result["digit"] for result in json.loads(out)]
+    expected = [int(label) for label in labels for _ in range(2)]
+    assert sum(p == e for p, e in zip(predicted, expected)) >= 38
