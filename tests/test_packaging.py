@@ -1,0 +1,79 @@
+"""The wheel carries the whole package and resources/, and finds them once installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESOURCE_SUFFIXES = {".pt", ".png", ".svg", ".ico", ".icns", ".json", ".md", ".txt", ".py"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    pytest.importorskip("setuptools")
+    source = tmp_path_factory.mktemp("source")
+    # Build from a copy: an in-tree build would leave build/ and *.egg-info in the working tree.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("digitpad", "resources"):
+        shutil.copytree(REPO_ROOT / name, source / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        if (REPO_ROOT / name).exists():
+            shutil.copy2(REPO_ROOT / name, source / name)
+    if not (source / "README.md").exists():
+        (source / "README.md").write_text("digitpad\n")
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+         "-w", str(out), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (built,) = out.glob("digitpad-*.whl")
+    return built
+
+
+def _shipped_resources() -> list[str]:
+    folder = REPO_ROOT / "resources"
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*")
+        if path.is_file() and path.suffix in RESOURCE_SUFFIXES and "__pycache__" not in path.parts
+    )
+
+
+def test_the_wheel_holds_the_package_and_every_resource(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = [path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "digitpad").rglob("*.py")
+               if "__pycache__" not in path.parts]
+    assert set(modules) <= names
+    resources = _shipped_resources()
+    assert "__init__.py" in resources
+    assert {f"digitpad/resources/{name}" for name in resources} <= names
+    assert not any(name.startswith("tests/") for name in names)
+
+
+def test_the_wheel_declares_the_console_script(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        (entry_points,) = [name for name in archive.namelist() if name.endswith("entry_points.txt")]
+        text = archive.read(entry_points).decode()
+    assert "digitpad = digitpad.cli:main" in text
+
+
+def test_an_installed_wheel_finds_its_resources(wheel, tmp_path):
+    installed = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(installed)
+    child = ("from digitpad import paths\n"
+             "print(paths.resources_dir())\n"
+             "print(paths.shipped_model_path().is_file())")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    folder, model_found = done.stdout.split()
+    assert Path(folder) == installed / "digitpad" / "resources"
+    assert model_found == str((REPO_ROOT / "resources" / "model.pt").is_file())
