@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QImage, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QImage, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QButtonGroup,
@@ -96,23 +96,37 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 
 
 class SquareFrame(QWidget):
-    """Keeps its one child square and centred, whatever shape the frame gets."""
+    """Keeps the canvas square, with its tool row right under it, centred as one block."""
 
-    def __init__(self, child: QWidget, parent: QWidget | None = None) -> None:
+    SPACING = 6
+
+    def __init__(self, canvas: QWidget, footer: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._child = child
-        child.setParent(self)
+        self._canvas = canvas
+        self._footer = footer
+        canvas.setParent(self)
+        footer.setParent(self)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
-    def sizeHint(self):
-        return self._child.sizeHint()
+    def _footer_height(self) -> int:
+        return self._footer.sizeHint().height()
 
-    def minimumSizeHint(self):
-        return self._child.minimumSize()
+    def sizeHint(self) -> QSize:
+        hint = self._canvas.sizeHint()
+        return QSize(hint.width(), hint.height() + self.SPACING + self._footer_height())
+
+    def minimumSizeHint(self) -> QSize:
+        minimum = self._canvas.minimumSize()
+        width = max(minimum.width(), self._footer.minimumSizeHint().width())
+        return QSize(width, minimum.height() + self.SPACING + self._footer_height())
 
     def resizeEvent(self, event) -> None:
-        side = min(self.width(), self.height())
-        self._child.setGeometry((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+        footer_height = self._footer_height()
+        side = max(1, min(self.width(), self.height() - footer_height - self.SPACING))
+        left = (self.width() - side) // 2
+        top = max(0, (self.height() - side - self.SPACING - footer_height) // 2)
+        self._canvas.setGeometry(left, top, side, side)
+        self._footer.setGeometry(left, top + side + self.SPACING, side, footer_height)
         super().resizeEvent(event)
 
 
@@ -169,10 +183,10 @@ class MainWindow(QMainWindow):
         # The canvas takes what is left; the prediction column needs little width.
         columns.addWidget(self._build_draw_group(), 3)
         prediction = self._build_prediction_group()
-        prediction.setFixedWidth(330)
+        prediction.setFixedWidth(310)
         columns.addWidget(prediction, 0)
         training = self._build_training_group()
-        training.setMinimumWidth(450)
+        training.setMinimumWidth(420)
         columns.addWidget(training, 2)
         self.setCentralWidget(central)
         self.resize(1340, 700)
@@ -181,9 +195,10 @@ class MainWindow(QMainWindow):
         group = QGroupBox("Draw")
         layout = QVBoxLayout(group)
         self.canvas = DrawingCanvas()
-        layout.addWidget(SquareFrame(self.canvas, group), 1)
 
-        tools = QHBoxLayout()
+        footer = QWidget()
+        tools = QHBoxLayout(footer)
+        tools.setContentsMargins(0, 0, 0, 0)
         pen_label = QLabel("Pen")
         self.pen_slider = QSlider(Qt.Orientation.Horizontal)
         self.pen_slider.setObjectName("pen_width")
@@ -204,7 +219,7 @@ class MainWindow(QMainWindow):
         tools.addSpacing(12)
         tools.addWidget(self.undo_button)
         tools.addWidget(self.clear_button)
-        layout.addLayout(tools)
+        layout.addWidget(SquareFrame(self.canvas, footer, group), 1)
 
         self.undo_button.clicked.connect(self.canvas.undo)
         self.clear_button.clicked.connect(self.canvas.clear)
@@ -244,7 +259,7 @@ class MainWindow(QMainWindow):
         self.prediction_label.setObjectName("prediction")
         self.prediction_label.setAccessibleName("Predicted digit")
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prediction_label.setMinimumHeight(110)
+        self.prediction_label.setMinimumHeight(100)
         self.prediction_label.setMinimumWidth(150)
         self.confidence_label = QLabel()
         self.confidence_label.setObjectName("confidence")
@@ -253,6 +268,7 @@ class MainWindow(QMainWindow):
         confidence_font = QFont()
         confidence_font.setPointSize(12)
         self.confidence_label.setFont(confidence_font)
+        self.confidence_label.setMinimumHeight(QFontMetrics(confidence_font).lineSpacing() * 2 + 2)
         answer.addStretch(1)
         answer.addWidget(self.prediction_label)
         answer.addWidget(self.confidence_label)
@@ -264,9 +280,11 @@ class MainWindow(QMainWindow):
         self.bars.setMinimumHeight(200)
         layout.addWidget(self.bars, 1)
 
-        self.model_label = QLabel("Model: loading…")
+        self.model_label = QLabel("Model in use: loading…")
         self.model_label.setObjectName("model_label")
         self.model_label.setWordWrap(True)
+        # Three lines: name, architecture, accuracy (see LoadedModel.describe_lines).
+        self.model_label.setMinimumHeight(self.model_label.fontMetrics().lineSpacing() * 3 + 4)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model_label.setStyleSheet("color: #444;")
         layout.addWidget(self.model_label)
@@ -304,7 +322,9 @@ class MainWindow(QMainWindow):
         self.arch_combo = QComboBox()
         self.arch_combo.setObjectName("arch_combo")
         self.arch_combo.addItem("CNN", "cnn")
-        self.arch_combo.addItem("MLP (study note)", "mlp")
+        self.arch_combo.addItem("MLP", "mlp")
+        self.arch_combo.setToolTip("CNN: two convolution layers (the default, most accurate).\n"
+                                   "MLP: the study note's fully connected network.")
         self.arch_combo.currentIndexChanged.connect(self._update_arch_controls)
         self.hidden_edit = QLineEdit(",".join(str(h) for h in defaults.model.hidden))
         self.hidden_edit.setObjectName("hidden_edit")
@@ -340,7 +360,7 @@ class MainWindow(QMainWindow):
         self.epochs_spin.setObjectName("epochs_spin")
         self.epochs_spin.setRange(1, 100)
         self.epochs_spin.setValue(defaults.epochs)
-        self.augment_check = QCheckBox("shift, rotate, warp")
+        self.augment_check = QCheckBox()
         self.augment_check.setObjectName("augment_check")
         self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing")
         self.augment_check.setChecked(defaults.augment)
@@ -501,15 +521,15 @@ class MainWindow(QMainWindow):
             return
         # The user may have opened a model while the start-up one loaded.
         if self._model is None:
-            self._use_model(model, history=True)
             self.statusBar().showMessage(" ".join(notes) if notes else "Ready. Draw a digit.")
+            self._use_model(model, history=True)
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
         if self._closing:
             return
         self._model_failed = True
-        self.model_label.setText("Model: none — train one, or open one from File › Open model")
+        self.model_label.setText("Model in use: none. Train one, or open one from File › Open model.")
         self.statusBar().showMessage(message)
         self._show_prediction(None)
         self.model_failed.emit(message)
@@ -524,7 +544,7 @@ class MainWindow(QMainWindow):
     def _use_model(self, model: LoadedModel, history: bool) -> None:
         self._model = model
         self._model_failed = False
-        self.model_label.setText(f"Model: {model.describe()}")
+        self.model_label.setText(model.describe_lines())
         self.model_label.setToolTip(str(model.path) if model.path else "")
         if history and not self.is_training():
             self.metrics_plot.set_history(getattr(model.checkpoint, "history", None))
@@ -583,7 +603,7 @@ class MainWindow(QMainWindow):
             runner_up = int(np.argsort(probabilities)[-2])
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
             self.confidence_label.setText(
-                f"unsure ({prediction.confidence * 100:.0f} %) — maybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
+                f"unsure: {prediction.confidence * 100:.0f} %\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
             )
         else:
             self._set_prediction_text(str(digit), big=True, color=HIGHLIGHT_COLOR.name())

@@ -49,6 +49,12 @@ class LoadedModel:
         parts.append(f"test accuracy {accuracy * 100:.2f} %" if accuracy is not None else "test accuracy unknown")
         return " · ".join(parts)
 
+    def describe_lines(self) -> str:
+        """For the window's model label: name, architecture and accuracy on three lines."""
+        accuracy = self.test_accuracy
+        tested = f"{accuracy * 100:.2f} % on the MNIST test set" if accuracy is not None else "accuracy not measured"
+        return f"Model in use: {self.name}\n{self.model_config.describe()}\n{tested}"
+
     def copy_of_weights(self) -> dict:
         """A private copy of the weights, safe to hand to another thread."""
         return {key: value.detach().clone() for key, value in self.checkpoint.state_dict.items()}
@@ -111,7 +117,9 @@ class ModelLoader(QObject):
         try:
             model, notes = self._load()
         except Exception as error:
-            log.exception("no model could be loaded")
+            # A missing or bad file is expected (its message says it all); anything else gets a traceback.
+            expected = type(error).__name__ == "CheckpointError"
+            log.warning("no model could be loaded: %s", error, exc_info=not expected)
             self.failed.emit(
                 f"No model could be loaded ({error}). Drawing works; train a model with the Train button "
                 "or open one from File › Open model."

@@ -106,13 +106,15 @@ class MetricsPlot(pg.PlotWidget):
         plot.setLabel("right", "accuracy", units="%")
         plot.getAxis("right").enableAutoSIPrefix(False)
 
-        # A coloured title row instead of a legend: a legend box would cover the curves.
+        # A coloured title row instead of a legend: a legend box would cover the
+        # curves. Kept short, since a title wider than the plot pushes the right axis out.
         plot.setTitle(
-            f"<span style='color:{TRAIN_LOSS_COLOR.name()}'>━ training loss</span>&nbsp;&nbsp;&nbsp;"
-            f"<span style='color:{VAL_LOSS_COLOR.name()}'>● validation loss</span>&nbsp;&nbsp;&nbsp;"
-            f"<span style='color:{VAL_ACC_COLOR.name()}'>■ validation accuracy (%)</span>",
+            f"<span style='color:{TRAIN_LOSS_COLOR.name()}'>━ training loss</span>&nbsp;&nbsp;"
+            f"<span style='color:{VAL_LOSS_COLOR.name()}'>● validation loss</span>&nbsp;&nbsp;"
+            f"<span style='color:{VAL_ACC_COLOR.name()}'>■ accuracy</span>",
             size="9pt",
         )
+        plot.titleLabel.setMinimumWidth(0)
         self.train_curve = plot.plot(pen=pg.mkPen(TRAIN_LOSS_COLOR, width=1.5))
         self.val_loss_curve = plot.plot(
             pen=pg.mkPen(VAL_LOSS_COLOR, width=2),
