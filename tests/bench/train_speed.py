@@ -1,0 +1,160 @@
+"""Training speed: the study note's loop against `digitpad train`, side by side in one run.
+
+Both train the note's MLP (784-512-256-10, dropout 0.5) for one epoch and
+report test accuracy; each is a whole process, timed from start to exit. The
+runs alternate (note, digitpad, note, digitpad, ...) so that machine noise hits
+both alike, and the median of each is compared. Then the default CNN is
+trained with its defaults and its seconds per epoch and time to 99 % are
+reported.
+
+    python tests/bench/train_speed.py [--repeats 3] [--data-dir ../shared/mnist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_MNIST = REPO_ROOT.parent / "shared" / "mnist"
+
+# The study note's training loop, verbatim in spirit: per-item PIL transforms in a DataLoader.
+STUDY_NOTE_LOOP = textwrap.dedent(
+    """
+    import sys
+    import torch
+    import torch.nn.functional as F
+    from torch import nn, optim
+    from torchvision import datasets, transforms
+
+    class Network(nn.Module):
+        def __init__(self, input_size, output_size, hidden_layers, drop_p=0.5):
+            super().__init__()
+            self.hidden_layers = nn.ModuleList([nn.Linear(input_size, hidden_layers[0])])
+            layer_sizes = zip(hidden_layers[:-1], hidden_layers[1:])
+            self.hidden_layers.extend([nn.Linear(h1, h2) for h1, h2 in layer_sizes])
+            self.output = nn.Linear(hidden_layers[-1], output_size)
+            self.dropout = nn.Dropout(p=drop_p)
+
+        def forward(self, x):
+            for each in self.hidden_layers:
+                x = F.relu(each(x))
+                x = self.dropout(x)
+            x = self.output(x)
+            return F.log_softmax(x, dim=1)
+
+    root = sys.argv[1]
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    trainset = datasets.MNIST(root, download=False, train=True, transform=transform)
+    trainloader = torch.utils.data.DataLoader(trainset, batch_size=64, shuffle=True)
+    testset = datasets.MNIST(root, download=False, train=False, transform=transform)
+    testloader = torch.utils.data.DataLoader(testset, batch_size=64, shuffle=True)
+
+    model = Network(784, 10, [512, 256], drop_p=0.5)
+    criterion = nn.NLLLoss()
+    optimizer = optim.Adam(model.parameters(), lr=0.001)
+    model.train()
+    for images, labels in trainloader:
+        images = images.view(images.shape[0], -1)
+        optimizer.zero_grad()
+        loss = criterion(model(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for images, labels in testloader:
+            output = model(images.view(images.shape[0], -1))
+            correct += (output.exp().max(dim=1)[1] == labels).sum().item()
+    print(f"test accuracy: {correct / len(testset):.4f}")
+    """
+)
+
+ACCURACY = re.compile(r"test accuracy: ([0-9.]+)")
+
+
+def stage_torchvision_layout(source: Path, target: Path) -> Path:
+    """The note reads torchvision's layout: decompressed files under MNIST/raw."""
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for packed in source.glob("*-ubyte.gz"):
+        with gzip.open(packed) as stream, open(raw / packed.name[:-3], "wb") as out:
+            shutil.copyfileobj(stream, out)
+    return target
+
+
+def timed(command: list[str], env: dict) -> tuple[float, float, str]:
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{completed.stdout}\n{completed.stderr}")
+    match = ACCURACY.search(completed.stdout)
+    return elapsed, float(match.group(1)) if match else float("nan"), completed.stdout + completed.stderr
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
+    parser.add_argument("--skip-cnn", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="digitpad-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        note_root = stage_torchvision_layout(args.data_dir, scratch / "note-data")
+        note_script = scratch / "study_note_loop.py"
+        note_script.write_text(STUDY_NOTE_LOOP)
+        env = {**os.environ, "DIGITPAD_HOME": str(scratch / "home")}
+        env.pop("DIGITPAD_DATA_DIR", None)
+        digitpad_train = [sys.executable, "-m", "digitpad", "train", "--arch", "mlp", "--hidden", "512,256",
+                          "--dropout", "0.5", "--epochs", "1", "--data-dir", str(args.data_dir),
+                          "--out", str(scratch / "mlp.pt")]
+        # Warm both: the OS file cache for each, and digitpad's tensor cache (built once per data folder).
+        cold_digitpad, _, _ = timed(digitpad_train, env)
+        timed([sys.executable, str(note_script), str(note_root)], env)
+
+        note_runs, digitpad_runs = [], []
+        for _ in range(args.repeats):
+            note_runs.append(timed([sys.executable, str(note_script), str(note_root)], env))
+            digitpad_runs.append(timed(digitpad_train, env))
+
+        note_time = statistics.median(run[0] for run in note_runs)
+        digitpad_time = statistics.median(run[0] for run in digitpad_runs)
+        print(f"\nOne epoch of the study note's MLP, whole process, median of {args.repeats} alternating runs "
+              f"({os.cpu_count()} cores):\n")
+        print("| run | wall time | test accuracy |")
+        print("| --- | --- | --- |")
+        print(f"| study note loop (DataLoader, batch 64) | {note_time:.2f} s | "
+              f"{statistics.median(r[1] for r in note_runs):.4f} |")
+        print(f"| `digitpad train --arch mlp --hidden 512,256 --dropout 0.5 --epochs 1` | {digitpad_time:.2f} s | "
+              f"{statistics.median(r[1] for r in digitpad_runs):.4f} |")
+        print(f"\nspeed-up: {note_time / digitpad_time:.2f}x   (digitpad's first run, building its tensor cache: "
+              f"{cold_digitpad:.2f} s)")
+        print("all runs (s): note " + ", ".join(f"{r[0]:.2f}" for r in note_runs)
+              + "; digitpad " + ", ".join(f"{r[0]:.2f}" for r in digitpad_runs))
+
+        if not args.skip_cnn:
+            cnn_seconds, cnn_accuracy, output = timed(
+                [sys.executable, "-m", "digitpad", "train", "--data-dir", str(args.data_dir),
+                 "--out", str(scratch / "cnn.pt")], env)
+            epochs = [line for line in output.splitlines() if "validation" in line]
+            print(f"\nDefault CNN (`digitpad train`), whole process {cnn_seconds:.1f} s, test accuracy {cnn_accuracy:.4f}")
+            for line in epochs:
+                print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

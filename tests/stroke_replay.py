@@ -1,0 +1,91 @@
+"""Replay the MNIST test digits' pen strokes (../shared/strokes) as real mouse drags.
+
+Shared by the benchmarks and the GUI soak tests. The strokes come in MNIST's
+28x28 pixel frame; a person draws the digit where MNIST puts it in its frame,
+so that frame is mapped onto the canvas's centred square.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STROKES_DIR = REPO_ROOT.parent / "shared" / "strokes" / "mnist-stroke-sequences"
+MNIST_FRAME = 28.0
+
+
+def _load_npy_from_tar(path: Path) -> np.ndarray:
+    with tarfile.open(path) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith(".npy"))
+        return np.load(io.BytesIO(archive.extractfile(member).read()))
+
+
+def load_stroke_set(folder: Path = STROKES_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """(sequences (N, T, 4), labels (N,)); raises FileNotFoundError where the set is absent."""
+    sequences = _load_npy_from_tar(folder / "test-padded-leading.tar.gz")
+    labels = _load_npy_from_tar(folder / "test-labels.tar.gz").astype(np.int64)
+    return sequences, labels
+
+
+def strokes_of(sequence: np.ndarray) -> list[np.ndarray]:
+    """One sample's strokes as (K, 2) arrays of (x, y) in MNIST pixels."""
+    rows = sequence[np.abs(sequence).sum(axis=1) > 0]
+    positions = np.cumsum(rows[:, :2], axis=0)
+    strokes, current = [], []
+    for position, row in zip(positions, rows):
+        current.append(position)
+        if row[2] == 1 or row[3] == 1:
+            strokes.append(np.array(current))
+            current = []
+    if current:
+        strokes.append(np.array(current))
+    return strokes
+
+
+def to_canvas_points(
+    strokes: list[np.ndarray], width: int, height: int, rng: np.random.Generator | None = None
+) -> list[list[tuple[float, float]]]:
+    """Map MNIST's 28-pixel frame onto the canvas's centred square.
+
+    With ``rng``, the digit is drawn as people draw: somewhere between 0.7x and
+    1.3x that size, anywhere it fits on the canvas.
+    """
+    side = min(width, height)
+    scale = side / MNIST_FRAME
+    points = np.concatenate(strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    centre = (low + high) / 2
+    target = np.array([width / 2, height / 2])
+    if rng is not None:
+        scale *= rng.uniform(0.7, 1.3)
+        room = np.maximum(np.array([width, height]) / 2 - (high - low) * scale / 2 - 0.06 * side, 0)
+        target = target + rng.uniform(-room, room)
+    return [[tuple(target + (point - centre) * scale) for point in stroke] for stroke in strokes]
+
+
+def drag(widget, points: list[tuple[float, float]]) -> None:
+    """Press, move with the left button held (QTest's moves carry no button), release."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    left, no_button = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, point, button, buttons):
+        local = QPointF(*point)
+        event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(widget, event)
+
+    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    for point in points[1:]:
+        send(QEvent.Type.MouseMove, point, no_button, left)
+    send(QEvent.Type.MouseButtonRelease, points[-1], left, no_button)
+
+
+def draw_sample(canvas, sequence: np.ndarray, rng: np.random.Generator | None = None) -> None:
+    for stroke in to_canvas_points(strokes_of(sequence), canvas.width(), canvas.height(), rng):
+        drag(canvas, stroke)
