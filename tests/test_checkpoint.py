@@ -127,6 +127,22 @@ def test_an_unwritable_target_is_a_clear_error(tmp_path):
         checkpoint.save(make_checkpoint(), blocker / "model.pt")
 
 
+def test_a_folder_refusing_writes_is_a_clear_error(tmp_path, monkeypatch):
+    """What a read-only folder does, simulated so it also holds when the tests run as root."""
+    path = tmp_path / "model.pt"
+    checkpoint.save(make_checkpoint(name="previous"), path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse)
+    with pytest.raises(CheckpointError, match="not writable") as caught:
+        checkpoint.save(make_checkpoint(name="next"), path)
+    monkeypatch.undo()
+    assert str(path) in str(caught.value)
+    assert checkpoint.load(path).name == "previous"
+
+
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root may write anywhere")
 def test_a_read_only_folder_is_a_clear_error(tmp_path):
     folder = tmp_path / "locked"
