@@ -110,7 +110,7 @@ def _payload(checkpoint: Checkpoint) -> dict[str, Any]:
         "created": checkpoint.created or _now(),
         "name": str(checkpoint.name),
         "model_config": checkpoint.model_config.to_dict(),
-        "normalization": {"mean": float(checkpoint.normalization["mean"]), "std": float(checkpoint.normalization["std"])},
+        "normalization": {key: float(checkpoint.normalization[key]) for key in ("mean", "std")},
         "state_dict": {key: tensor.detach().cpu() for key, tensor in checkpoint.state_dict.items()},
         "history": _plain(checkpoint.history, "history"),
         "metrics": _plain(checkpoint.metrics, "metrics"),
@@ -144,7 +144,9 @@ def save(checkpoint: Checkpoint, path: str | os.PathLike[str]) -> None:
         reason = error.strerror or str(error)
         if isinstance(error, PermissionError):
             reason = f"{reason} (the folder {path.parent} is not writable)"
-        raise CheckpointError(f"Could not save the model to {path}: {reason}. Any previous file there is unchanged.") from None
+        raise CheckpointError(
+            f"Could not save the model to {path}: {reason}. Any previous file there is unchanged."
+        ) from None
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)

@@ -315,7 +315,9 @@ def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int
             received = 0
             while True:
                 if should_stop():
-                    raise DownloadCancelled(f"The MNIST download was cancelled; nothing partial was kept in {target.parent}.")
+                    raise DownloadCancelled(
+                        f"The MNIST download was cancelled; nothing partial was kept in {target.parent}."
+                    )
                 chunk = response.read(64 * 1024)
                 if not chunk:
                     break
