@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
-from digitpad import __version__
+from digitpad import __version__, paths
 from digitpad.gui import settings
+
+ICON_NAME = "icon.png"
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -23,7 +26,26 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("digitpad")
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
+    icon = paths.resource_path(ICON_NAME)
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+def _close_on_ctrl_c(window) -> QTimer:
+    """Ctrl+C in the terminal closes the window properly (threads joined, settings saved).
+
+    Python runs signal handlers only between bytecodes, so a slow timer gives it the chance.
+    """
+    try:
+        signal.signal(signal.SIGINT, lambda *_: window.close())
+    except ValueError:  # not the main thread: leave Ctrl+C alone
+        pass
+    ticker = QTimer(window)
+    ticker.setObjectName("signal_ticker")
+    ticker.start(250)
+    ticker.timeout.connect(lambda: None)
+    return ticker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow()
     window.show()
     # MainWindow starts loading torch and the model once it has been shown.
-    status = app.exec()
+    previous = signal.getsignal(signal.SIGINT)
+    ticker = _close_on_ctrl_c(window)
+    try:
+        status = app.exec()
+    finally:
+        ticker.stop()
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except ValueError:
+                pass
     return int(status)
 
 

@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self._auto_load = load_model
         self._load_started = False
         self._last_progress: Any = None
+        self._preview_block = np.ones((PREVIEW_SCALE, PREVIEW_SCALE), dtype=np.uint8)
+        self._blank_preview = np.zeros((28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), dtype=np.uint8)
 
         self._build_ui()
         self._build_menus()
@@ -614,15 +616,14 @@ class MainWindow(QMainWindow):
 
     def _set_preview(self, image: np.ndarray | None) -> None:
         if image is None:
-            pixels = np.zeros((28, 28), dtype=np.uint8)
+            pixels = self._blank_preview
         else:
-            pixels = np.ascontiguousarray(np.clip(np.asarray(image, dtype=float), 0.0, 1.0) * 255.0 + 0.5, dtype=np.uint8)
+            small = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5
+            # Nearest-neighbour enlargement, so each model pixel stays a crisp square.
+            pixels = np.ascontiguousarray(np.kron(small.astype(np.uint8), self._preview_block))
         height, width = pixels.shape
-        qimage = QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-        scaled = qimage.scaled(
-            width * PREVIEW_SCALE, height * PREVIEW_SCALE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-        )
-        self.preview.setPixmap(QPixmap.fromImage(scaled))
+        qimage = QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8)
+        self.preview.setPixmap(QPixmap.fromImage(qimage))
 
     # ================================================================ editing
 

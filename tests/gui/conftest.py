@@ -135,7 +135,10 @@ def use_tiny_mnist(tiny_mnist, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def test_model_path(tmp_path_factory) -> Path:
-    """An untrained CNN saved as a digitpad checkpoint (weights seeded, so predictions are stable)."""
+    """A small untrained MLP saved as a digitpad checkpoint (seeded, so predictions are stable).
+
+    Small so that the many predictions in these tests stay cheap on a busy 2-core machine.
+    """
     import torch
 
     from digitpad import checkpoint
@@ -143,7 +146,7 @@ def test_model_path(tmp_path_factory) -> Path:
     from digitpad.models import build_model
 
     torch.manual_seed(0)
-    config = ModelConfig()
+    config = ModelConfig(arch="mlp", hidden=(64,))
     ckpt = checkpoint.Checkpoint(
         model_config=config,
         state_dict=build_model(config).state_dict(),

@@ -118,6 +118,7 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
 
     monkeypatch.setattr(training, "fit", spying_fit)
     small_run(window, epochs=1)
+    continued_config = window.model().model_config
     window.continue_radio.setChecked(True)
     assert not window.arch_combo.isEnabled()
     click_train(window, qtbot)
@@ -126,7 +127,7 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
     weights = window.model().checkpoint.state_dict if captured["initial_state"] is None else captured["initial_state"]
     assert captured["initial_state"] is not None
     assert set(captured["initial_state"]) == set(weights)
-    assert captured["config"].model.arch == "cnn"
+    assert captured["config"].model == continued_config
 
     window.fresh_radio.setChecked(True)
     small_run(window, epochs=1)
@@ -340,4 +341,31 @@ def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_
     _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
     qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
+    close_window(window)
+
+
+@pytest.mark.slow
+def test_closing_during_validation_exits_cleanly(qtbot, use_tiny_mnist, test_model_path, monkeypatch):
+    import threading
+    import time
+
+    from digitpad import paths, training
+    from digitpad.gui.main_window import MainWindow
+
+    validating = threading.Event()
+    real_evaluate = training.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        validating.set()
+        time.sleep(0.3)  # still validating when the window closes
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "evaluate", slow_evaluate)
+    paths.set_current_model(test_model_path)
+    window = MainWindow()
+    with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
+        window.show()
+    small_run(window, epochs=100, batch_size=128)
+    click_train(window, qtbot)
+    qtbot.waitUntil(validating.is_set, timeout=TRAIN_TIMEOUT_MS)
     close_window(window)

@@ -1,0 +1,74 @@
+"""The pyqtgraph widgets: items are created once and only updated (a structural speed guard)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitpad.gui.plots import MetricsPlot, ProbabilityBars
+
+
+@pytest.fixture
+def bars(qtbot):
+    widget = ProbabilityBars()
+    qtbot.addWidget(widget)
+    return widget
+
+
+@pytest.fixture
+def metrics(qtbot):
+    widget = MetricsPlot()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_bars_show_probabilities_and_highlight_the_top_one(bars):
+    probabilities = np.full(10, 0.02)
+    probabilities[3] = 0.82
+    bars.set_probabilities(probabilities, highlight=3)
+    assert bars.values() == pytest.approx(probabilities)
+    assert bars._labels[3].textItem.toPlainText() == "82%"
+    brushes = bars._bars.opts["brushes"]
+    assert brushes[3] != brushes[0]
+    bars.set_probabilities(None)
+    assert bars.values().sum() == 0
+    assert bars._labels[3].textItem.toPlainText() == ""
+
+
+def test_bars_reuse_their_items(bars):
+    items_before = list(bars.getPlotItem().items)
+    for k in range(200):
+        probabilities = np.random.default_rng(k).dirichlet(np.ones(10))
+        bars.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
+    assert bars.getPlotItem().items == items_before
+
+
+def test_metrics_plot_grows_its_curves_in_place(metrics):
+    curves = (metrics.train_curve, metrics.val_loss_curve, metrics.val_acc_curve)
+    items_before = list(metrics.getPlotItem().items)
+    metrics.reset(steps_per_epoch=100, epochs=3)
+    for step in range(20, 301, 20):
+        metrics.add_train_points([step], [1.0 / step])
+        if step % 100 == 0:
+            metrics.add_validation(step, 0.1, 0.9 + step / 10_000)
+    assert metrics.point_counts() == (15, 3, 3)
+    assert (metrics.train_curve, metrics.val_loss_curve, metrics.val_acc_curve) == curves
+    assert metrics.getPlotItem().items == items_before
+    x, y = metrics.val_acc_curve.getData()
+    assert list(x) == [1.0, 2.0, 3.0]  # epochs on the x axis
+    assert y[-1] == pytest.approx(93.0)  # accuracy in %
+
+
+def test_metrics_plot_shows_a_saved_history(metrics):
+    history = {
+        "train_step": [10, 20, 30],
+        "train_loss": [2.0, 1.0, 0.5],
+        "val_step": [30],
+        "val_loss": [0.4],
+        "val_accuracy": [0.95],
+        "steps_per_epoch": 30,
+    }
+    metrics.set_history(history)
+    assert metrics.point_counts() == (3, 1, 1)
+    metrics.set_history({})
+    assert metrics.point_counts() == (0, 0, 0)
