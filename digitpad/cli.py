@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from digitpad import __version__
-from digitpad.config import ARCHITECTURES, NUM_CLASSES, OPTIMIZERS, ConfigError, ModelConfig, TrainConfig
+from digitpad.config import ARCHITECTURES, NUM_CLASSES, OPTIMIZERS, ConfigError, TrainConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,24 +79,30 @@ def _build_parser() -> _Parser:
         description="Train a model on MNIST. Without --out, the model is saved in digitpad's models folder "
         "and becomes the app's current model.",
     )
+    cnn, mlp = TrainConfig.defaults_for("cnn"), TrainConfig.defaults_for("mlp")
+
+    def per_arch(name: str, show=str) -> str:
+        cnn_value, mlp_value = getattr(cnn, name), getattr(mlp, name)
+        if cnn_value == mlp_value:
+            return f"default {show(cnn_value)}"
+        return f"default {show(cnn_value)} for the CNN, {show(mlp_value)} for the MLP"
+
+    # Unset options (None) take the chosen architecture's defaults from TrainConfig.defaults_for.
     train.add_argument("--arch", choices=ARCHITECTURES, default=defaults.model.arch,
                        help=f"network: the study note's MLP or the CNN (default {defaults.model.arch})")
-    train.add_argument("--hidden", type=_int_list, default=defaults.model.hidden, metavar="SIZES",
+    train.add_argument("--hidden", type=_int_list, metavar="SIZES",
                        help=f"MLP hidden layer sizes (default {','.join(map(str, defaults.model.hidden))})")
-    train.add_argument("--channels", type=_int_list, default=defaults.model.channels, metavar="C1,C2",
+    train.add_argument("--channels", type=_int_list, metavar="C1,C2",
                        help=f"CNN channel counts (default {','.join(map(str, defaults.model.channels))})")
-    train.add_argument("--dropout", type=float, default=defaults.model.dropout,
-                       help=f"dropout probability (default {defaults.model.dropout:g})")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
-                       help=f"optimizer (default {defaults.optimizer}; sgd uses momentum)")
-    train.add_argument("--lr", type=float, default=defaults.lr, help=f"learning rate (default {defaults.lr:g})")
-    train.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
-                       help=f"images per step (default {defaults.batch_size})")
-    train.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
-                       help=f"passes over the training images (default {defaults.epochs})")
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=defaults.augment,
-                       help="randomly rotate, scale, shear and shift training images "
-                       f"(default {'on' if defaults.augment else 'off'})")
+    train.add_argument("--dropout", type=float, help=f"dropout probability (default {defaults.model.dropout:g})")
+    train.add_argument("--optimizer", choices=OPTIMIZERS,
+                       help=f"optimizer ({per_arch('optimizer')}; sgd uses momentum)")
+    train.add_argument("--lr", type=float, help=f"peak learning rate of the one-cycle schedule ({per_arch('lr', '{:g}'.format)})")
+    train.add_argument("--batch-size", type=_positive_int, help=f"images per step ({per_arch('batch_size')})")
+    train.add_argument("--epochs", type=_positive_int, help=f"passes over the training images ({per_arch('epochs')})")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help="randomly rotate, scale, shear, shift, re-stroke and thicken or thin training images "
+                       f"({per_arch('augment', lambda on: 'on' if on else 'off')})")
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     train.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITPAD_DATA_DIR "
                        "or digitpad's data folder; downloaded there if missing)")
@@ -265,11 +271,9 @@ def _gui(qt_args: list[str]) -> int:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     try:
-        model = ModelConfig(arch=args.arch, hidden=args.hidden, channels=args.channels, dropout=args.dropout)
-        return TrainConfig().with_changes(
-            model=model, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-            epochs=args.epochs, augment=args.augment, seed=args.seed,
-        )
+        chosen = dict(hidden=args.hidden, channels=args.channels, dropout=args.dropout, optimizer=args.optimizer,
+                      lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, augment=args.augment, seed=args.seed)
+        return TrainConfig.defaults_for(args.arch, **{k: v for k, v in chosen.items() if v is not None})
     except ConfigError as error:
         raise UsageError(f"digitpad train: {error}") from None
 
@@ -320,8 +324,8 @@ def _train(args: argparse.Namespace) -> int:
                          f"loss {event.loss:.4f}  {event.elapsed:.0f}s", final=event.step == event.steps_per_epoch)
             elif isinstance(event, ValidationResult):
                 bar.clear()
-                print(f"epoch {event.epoch} validation: loss {event.loss:.4f}, accuracy {event.accuracy:.4f}",
-                      flush=True)
+                print(f"epoch {event.epoch} validation: loss {event.loss:.4f}, accuracy {event.accuracy:.4f} "
+                      f"({event.elapsed:.1f} s)", flush=True)
             elif isinstance(event, TrainingResult):
                 result = event
         bar.clear()

@@ -68,7 +68,18 @@ def test_help_lists_the_commands(capsys):
 def test_train_help_shows_the_defaults(capsys):
     status, out, _ = run(capsys, "train", "--help")
     assert status == 0
-    assert "--no-augment" in out and "--batch-size" in out and "(default 128)" in out
+    assert "--no-augment" in out and "--batch-size" in out
+    assert "default 128 for the CNN, 256 for the MLP" in " ".join(out.split())
+
+
+def test_train_takes_the_chosen_architectures_defaults():
+    from digitpad.cli import _build_parser, _train_config
+    from digitpad.config import TrainConfig
+
+    mlp = _train_config(_build_parser().parse_args(["train", "--arch", "mlp", "--epochs", "1"]))
+    assert mlp == TrainConfig.defaults_for("mlp", epochs=1)
+    cnn = _train_config(_build_parser().parse_args(["train", "--no-augment", "--lr", "0.01"]))
+    assert cnn == TrainConfig.defaults_for("cnn", augment=False, lr=0.01)
 
 
 @pytest.mark.parametrize("argv", [
