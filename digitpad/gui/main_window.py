@@ -810,6 +810,10 @@ class MainWindow(QMainWindow):
         total = max(1, progress.total_steps)
         self.train_progress.setRange(0, total)
         self.train_progress.setValue(min(total, progress.global_step))
+        if progress.global_step >= total:
+            # fit() measures the model on the test set after the last batch.
+            self.train_progress.setFormat("Testing the trained model…")
+            return
         left = progress.elapsed / max(1, progress.global_step) * (total - progress.global_step)
         self.train_progress.setFormat(
             f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.step}/{progress.steps_per_epoch} · "

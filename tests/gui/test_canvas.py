@@ -58,6 +58,35 @@ def test_single_click_draws_a_dot(canvas):
     assert canvas.stroke_count() == 1
 
 
+def test_a_pen_on_a_tablet_draws(canvas, qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
+    from PySide6.QtWidgets import QApplication
+
+    pen = QPointingDevice(
+        "test pen", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
+        QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3,
+    )
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, x, y, button, buttons):
+        point = QPointF(x, y)
+        event = QTabletEvent(
+            kind, pen, point, canvas.mapToGlobal(point), 0.5, 0.0, 0.0, 0.0, 0.0, 0.0,
+            Qt.KeyboardModifier.NoModifier, button, buttons,
+        )
+        QApplication.sendEvent(canvas, event)
+        assert event.isAccepted()
+
+    with qtbot.waitSignal(canvas.stroke_finished):
+        send(QEvent.Type.TabletPress, 50, 150, left, left)
+        for x in range(60, 260, 10):
+            send(QEvent.Type.TabletMove, x, 150, none, left)
+        send(QEvent.Type.TabletRelease, 250, 150, left, none)
+    assert canvas.stroke_count() == 1
+    assert canvas.to_array()[150, 150] == 255
+
+
 def test_moves_without_button_draw_nothing(canvas):
     from .conftest import _send
 
