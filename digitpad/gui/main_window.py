@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
         self.arch_combo.setToolTip("CNN: two convolution layers (the default, most accurate).\n"
                                    "MLP: the study note's fully connected network.")
         self.arch_combo.currentIndexChanged.connect(self._update_arch_controls)
+        self.arch_combo.activated.connect(self._apply_arch_defaults)
         self.hidden_edit = QLineEdit(",".join(str(h) for h in defaults.model.hidden))
         self.hidden_edit.setObjectName("hidden_edit")
         self.hidden_edit.setToolTip("The MLP's hidden layer sizes, comma separated (each 1–8192)")
@@ -655,6 +656,18 @@ class MainWindow(QMainWindow):
         self.hidden_edit.setEnabled(idle and not continuing and is_mlp)
         self.dropout_spin.setEnabled(idle and not continuing)
 
+    @Slot(int)
+    def _apply_arch_defaults(self, _index: int) -> None:
+        """A network picked by the user brings its own best settings (config.ARCH_TRAINING_DEFAULTS)."""
+        defaults = TrainConfig.defaults_for(self.arch_combo.currentData())
+        self.lr_spin.setValue(defaults.lr)
+        self.batch_spin.setValue(defaults.batch_size)
+        self.augment_check.setChecked(defaults.augment)
+        self.statusBar().showMessage(
+            f"{self.arch_combo.currentText()} defaults: learning rate {defaults.lr:g}, batch size {defaults.batch_size}, "
+            f"augmentation {'on' if defaults.augment else 'off'}."
+        )
+
     def build_train_config(self) -> TrainConfig:
         """The panel's settings as a TrainConfig; raises ConfigError with a readable message."""
         if self.continue_radio.isChecked():
@@ -665,7 +678,7 @@ class MainWindow(QMainWindow):
             arch = self.arch_combo.currentData()
             hidden = _parse_hidden(self.hidden_edit.text()) if arch == "mlp" else TrainConfig().model.hidden
             model_config = ModelConfig(arch=arch, hidden=hidden, dropout=self.dropout_spin.value())
-        return TrainConfig().with_changes(
+        return TrainConfig.defaults_for(model_config.arch).with_changes(
             model=model_config,
             optimizer=self.optimizer_combo.currentData(),
             lr=self.lr_spin.value(),

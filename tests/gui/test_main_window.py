@@ -315,3 +315,17 @@ def test_learning_rate_steps_on_a_log_scale(window):
     assert spin.value() == pytest.approx(0.005)
     spin.stepBy(-3)
     assert spin.value() == pytest.approx(0.0005)
+
+
+def test_picking_a_network_brings_its_own_defaults(window):
+    from digitpad.config import TrainConfig
+
+    combo = window.arch_combo
+    combo.setCurrentIndex(combo.findData("mlp"))
+    combo.activated.emit(combo.currentIndex())  # what a user's pick emits
+    mlp = TrainConfig.defaults_for("mlp")
+    assert window.batch_spin.value() == mlp.batch_size
+    assert window.augment_check.isChecked() == mlp.augment
+    assert window.hidden_edit.isEnabled()
+    config = window.build_train_config()
+    assert config.model.arch == "mlp" and config.lr == pytest.approx(mlp.lr)
