@@ -157,7 +157,6 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._auto_load = load_model
         self._load_started = False
-        self._last_progress: Any = None
         self._preview_block = np.ones((PREVIEW_SCALE, PREVIEW_SCALE), dtype=np.uint8)
         self._blank_preview = np.zeros((28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), dtype=np.uint8)
 
@@ -769,7 +768,6 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._on_training_failed)
         thread.finished.connect(self._on_training_thread_finished)
         self._worker, self._train_thread = worker, thread
-        self._last_progress = None
 
         self.metrics_plot.reset()
         self._set_training_ui(True)
@@ -815,7 +813,6 @@ class MainWindow(QMainWindow):
     def _on_batch_progressed(self, progress: Any, points: list) -> None:
         if self._closing:
             return
-        self._last_progress = progress
         self.metrics_plot.set_run_length(progress.steps_per_epoch, progress.epochs)
         if points:
             steps, losses = zip(*points)
