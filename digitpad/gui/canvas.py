@@ -264,6 +264,9 @@ class DrawingCanvas(QWidget):
         if self._current is not None:
             self._release(pos)
         self._ensure_image()
+        if self.is_empty():
+            # The hint text goes away: repaint it all, not just the pen's dirty rectangles.
+            self.update()
         self._current = Stroke(self._pen_width, [self._to_unit(pos)])
         self._live = [QPointF(pos)]
         self._start_stroke_painter()

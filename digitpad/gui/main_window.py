@@ -386,6 +386,7 @@ class MainWindow(QMainWindow):
         self.train_progress = QProgressBar()
         self.train_progress.setObjectName("train_progress")
         self.train_progress.setAccessibleName("Training progress")
+        self.train_progress.setToolTip("Epoch, batch within the epoch, and the time left")
         self.train_progress.setTextVisible(True)
         self.train_progress.setRange(0, 1)
         self.train_progress.setValue(0)
@@ -826,7 +827,7 @@ class MainWindow(QMainWindow):
             return
         left = progress.elapsed / max(1, progress.global_step) * (total - progress.global_step)
         self.train_progress.setFormat(
-            f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.step}/{progress.steps_per_epoch} · "
+            f"Epoch {progress.epoch}/{progress.epochs} · {progress.step}/{progress.steps_per_epoch} · "
             f"{_format_duration(left)} left"
         )
 
