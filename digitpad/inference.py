@@ -78,9 +78,12 @@ class Classifier:
         with torch.inference_mode():
             return self.model(model_input).exp().numpy()
 
-    def predict(self, image: np.ndarray) -> Prediction | None:
-        """Classify one drawing (any size, either polarity); None when it has no ink."""
-        mnist_image = to_mnist_image(image)
+    def predict(self, image: np.ndarray, light_ink: bool | None = None) -> Prediction | None:
+        """Classify one drawing (any size, either polarity); None when it has no ink.
+
+        ``light_ink`` gives the polarity when the caller knows it; None detects it.
+        """
+        mnist_image = to_mnist_image(image, light_ink)
         if mnist_image is None:
             return None
         probabilities = self.probabilities(normalize(mnist_image))[0]

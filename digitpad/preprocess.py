@@ -55,14 +55,21 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return np.clip(luminance, 0.0, 1.0)
 
 
-def ink_map(gray: np.ndarray) -> np.ndarray:
+def ink_map(gray: np.ndarray, light_ink: bool | None = None) -> np.ndarray:
     """Ink strength in [0, 1] from luminance, for light-on-dark or dark-on-light.
 
-    The background is the median luminance, since paper or canvas covers most of
-    any drawing; ink is whatever departs from it towards the far end.
+    ``light_ink`` says which it is; None detects it. The background is taken as
+    the median luminance, since paper covers most of a drawing; ink is
+    whatever departs from it towards the far end. A caller that knows its
+    polarity (the canvas) says so, because a scribble that covers most of the
+    canvas would fool the median.
     """
-    background = float(np.median(gray))
-    if background > 0.5:
+    if light_ink is None:
+        background = float(np.median(gray))
+        light_ink = background <= 0.5
+    else:
+        background = float(gray.min()) if light_ink else float(gray.max())
+    if not light_ink:
         departure = background - gray
         full_contrast = background - float(gray.min())
     else:
@@ -107,9 +114,13 @@ def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
-def to_mnist_image(image: np.ndarray) -> np.ndarray | None:
-    """The drawing as a 28x28 MNIST-style image (float32, ink 1, paper 0), or None if it has no ink."""
-    ink = ink_map(to_grayscale(image))
+def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarray | None:
+    """The drawing as a 28x28 MNIST-style image (float32, ink 1, paper 0), or None if it has no ink.
+
+    ``light_ink``: True for light ink on a dark background, False for dark on
+    light, None to detect it.
+    """
+    ink = ink_map(to_grayscale(image), light_ink)
     if not ink.any():
         return None
     digit = _fit_in_box(ink)
@@ -124,9 +135,9 @@ def normalize(mnist_image: np.ndarray) -> torch.Tensor:
     return ((pixels - MNIST_MEAN) / MNIST_STD).reshape(1, 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
-def to_model_input(image: np.ndarray) -> torch.Tensor | None:
+def to_model_input(image: np.ndarray, light_ink: bool | None = None) -> torch.Tensor | None:
     """The drawing as the model's normalized (1, 1, 28, 28) input, or None if it has no ink."""
-    mnist_image = to_mnist_image(image)
+    mnist_image = to_mnist_image(image, light_ink)
     if mnist_image is None:
         return None
     return normalize(mnist_image)

@@ -107,3 +107,14 @@ def test_unsupported_shapes_are_refused():
         to_grayscale(np.zeros((4, 4, 2)))
     with pytest.raises(ValueError):
         to_grayscale(np.zeros((0, 0)))
+
+
+def test_known_polarity_survives_a_drawing_that_covers_most_of_the_canvas():
+    # Light ink over 70 % of a dark canvas: the median is ink, so detection alone would invert it.
+    canvas = np.zeros((100, 100), dtype=np.uint8)
+    canvas[:, :70] = 255
+    told = to_mnist_image(canvas, light_ink=True)
+    assert told is not None
+    assert bounding_box(told) == (20, 14)  # the 100x70 inked block, not the 100x30 paper strip
+    guessed = to_mnist_image(canvas)
+    assert guessed is not None and not np.allclose(guessed, told)

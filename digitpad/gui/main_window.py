@@ -569,7 +569,7 @@ class MainWindow(QMainWindow):
             self._show_pending()
             return
         try:
-            prediction = self._model.classifier.predict(self.canvas.to_array())
+            prediction = self._model.classifier.predict(self.canvas.to_array(), light_ink=True)
         except Exception as error:  # never let one bad drawing break the app
             log.exception("prediction failed")
             self.statusBar().showMessage(f"Could not classify this drawing: {error}")

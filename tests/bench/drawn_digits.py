@@ -81,7 +81,7 @@ def main() -> int:
         canvas.clear()
         draw_sample(canvas, sequences[index], placement_rng)
         image = canvas.to_array()
-        prediction = classifier.predict(image)
+        prediction = classifier.predict(image, light_ink=True)
         app_predictions.append(-1 if prediction is None else prediction.digit)
         confidences.append(0.0 if prediction is None else prediction.confidence)
         naive_predictions.append(int(classifier.probabilities(naive_input(image))[0].argmax()))
