@@ -28,30 +28,16 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "mnist"
 
-# The study note's training loop, verbatim in spirit: per-item PIL transforms in a DataLoader.
+# The study note's training loop: per-item PIL transforms in a DataLoader, then
+# the note's own train and test loops around its Network class.
 STUDY_NOTE_LOOP = textwrap.dedent(
     """
     import sys
     import torch
-    import torch.nn.functional as F
     from torch import nn, optim
     from torchvision import datasets, transforms
 
-    class Network(nn.Module):
-        def __init__(self, input_size, output_size, hidden_layers, drop_p=0.5):
-            super().__init__()
-            self.hidden_layers = nn.ModuleList([nn.Linear(input_size, hidden_layers[0])])
-            layer_sizes = zip(hidden_layers[:-1], hidden_layers[1:])
-            self.hidden_layers.extend([nn.Linear(h1, h2) for h1, h2 in layer_sizes])
-            self.output = nn.Linear(hidden_layers[-1], output_size)
-            self.dropout = nn.Dropout(p=drop_p)
-
-        def forward(self, x):
-            for each in self.hidden_layers:
-                x = F.relu(each(x))
-                x = self.dropout(x)
-            x = self.output(x)
-            return F.log_softmax(x, dim=1)
+    from digitpad.models import Network  # the study note's class, line for line
 
     root = sys.argv[1]
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
@@ -75,7 +61,7 @@ STUDY_NOTE_LOOP = textwrap.dedent(
     correct = 0
     with torch.no_grad():
         for images, labels in testloader:
-            output = model(images.view(images.shape[0], -1))
+            output = model(images.view(images.shape[0], -1))  # Network also flattens itself
             correct += (output.exp().max(dim=1)[1] == labels).sum().item()
     print(f"test accuracy: {correct / len(testset):.4f}")
     """
