@@ -10,6 +10,7 @@ rebuilding the model and loading the weights strictly.
 from __future__ import annotations
 
 import errno
+import io
 import math
 import os
 import pickle
@@ -130,10 +131,14 @@ def save(checkpoint: Checkpoint, path: str | os.PathLike[str]) -> None:
     temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Serialized in memory first: torch.save turns a write error (a full disk) into a
+        # RuntimeError about zip positions, while a plain write reports the OSError itself.
+        serialized = io.BytesIO()
+        torch.save(payload, serialized)
         handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         temporary = Path(temporary_name)
         with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
+            stream.write(serialized.getbuffer())
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else _FILE_MODE)
