@@ -479,7 +479,7 @@ def _write_cache(key: str, arrays: dict[str, torch.Tensor]) -> None:
         for stale in cache.parent.glob("mnist-*.pt"):  # one cache at a time: each is ~55 MB
             if stale != cache:
                 stale.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, RuntimeError):  # torch.save reports a full disk as a RuntimeError
         pass
     finally:
         if temporary is not None:
