@@ -336,6 +336,17 @@ def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int
         temporary.unlink(missing_ok=True)
 
 
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
 def _decompress(source: Path, target: Path) -> None:
     handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PARTIAL_SUFFIX)
     temporary = Path(temporary_name)
@@ -387,6 +398,9 @@ def download_mnist(root: str | os.PathLike[str] | None = None, progress: Progres
 
     for name, md5 in needed:
         compressed = raw / name
+        if compressed.is_file() and _md5_of(compressed) != md5:
+            # Cut off or foreign (another downloader may write in place): fetch it again.
+            compressed.unlink(missing_ok=True)
         if not compressed.is_file():
             reasons = []
             network_only = True
