@@ -64,6 +64,7 @@ def ink_map(gray: np.ndarray, light_ink: bool | None = None) -> np.ndarray:
     polarity (the canvas) says so, because a scribble that covers most of the
     canvas would fool the median.
     """
+    told = light_ink is not None
     if light_ink is None:
         background = float(np.median(gray))
         light_ink = background <= 0.5
@@ -76,6 +77,10 @@ def ink_map(gray: np.ndarray, light_ink: bool | None = None) -> np.ndarray:
         departure = gray - background
         full_contrast = float(gray.max()) - background
     if full_contrast < MIN_CONTRAST:
+        # No contrast. With a known polarity, an image that is ink all over (a scribble
+        # across the whole canvas) is one solid blot of ink, not blank paper.
+        if told and (background > 0.5) == light_ink:
+            return np.ones_like(gray)
         return np.zeros_like(gray)
     ink = np.clip(departure / full_contrast, 0.0, 1.0)
     # Drop faint texture, then stretch what is left back to [0, 1].
