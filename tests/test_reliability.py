@@ -1,0 +1,370 @@
+"""Issue 6, core and command line: bad model files, failed saves, broken or interrupted data,
+and odd `digitpad predict` inputs. Each ends in one clear message, never a traceback,
+and loses nothing. The map from the issue's items to tests is in tests/gui/test_reliability.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
+from digitpad import checkpoint, cli, data
+from digitpad.checkpoint import CheckpointError
+from fake_mirror import FakeMirror, mnist_gz_files
+from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_clean_lines(err: str, count: int = 1) -> None:
+    assert "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == count, err
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+
+
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
+def test_a_bad_model_file_is_one_clear_error_and_runs_nothing(tmp_path, case):
+    path = tmp_path / "model.pt"
+    expected = write_bad(case, path, tmp_path / "scratch")
+
+    with pytest.raises(CheckpointError) as caught:
+        checkpoint.load(path)
+
+    message = str(caught.value)
+    assert expected in message and str(path) in message and "\n" not in message
+    assert not code_ran(tmp_path / "scratch")
+
+
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
+def test_predict_with_a_bad_model_file_says_why_and_runs_nothing(capsys, tmp_path, case):
+    path = tmp_path / "model.pt"
+    expected = write_bad(case, path, tmp_path / "scratch")
+    image = tmp_path / "seven.png"
+    _seven().save(image)
+
+    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(path), str(image))
+
+    assert status == 1 and out == ""
+    assert_clean_lines(err)
+    assert expected in err and str(path) in err
+    assert not code_ran(tmp_path / "scratch")
+
+
+# ---------------------------------------------------------------------------------------- saving
+
+
+@pytest.mark.parametrize("error_number", [errno.ENOSPC, errno.EDQUOT, errno.EIO],
+                         ids=["ENOSPC", "EDQUOT", "EIO"])
+def test_a_write_failing_midway_keeps_the_previous_checkpoint(tmp_path, error_number):
+    path = good_checkpoint(tmp_path / "model.pt", name="previous")
+    before = path.read_bytes()
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(CheckpointError) as caught:
+        fill_disk_in(patch, tmp_path, limit=len(before) // 2, error_number=error_number)
+        good_checkpoint(path, name="next")
+
+    message = str(caught.value)
+    assert str(path) in message and os.strerror(error_number) in message and "unchanged" in message
+    assert "\n" not in message
+    assert path.read_bytes() == before
+    assert checkpoint.load(path).name == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    assert hidden_leftovers(tmp_path) == []
+
+
+def test_a_full_disk_at_the_first_save_leaves_no_file(tmp_path, monkeypatch):
+    fill_disk_in(monkeypatch, tmp_path, limit=100)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        good_checkpoint(tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _refuse(error_number: int):
+    def refuse(*args, **kwargs):
+        raise OSError(error_number, os.strerror(error_number))
+    return refuse
+
+
+@pytest.mark.parametrize("error_number", [errno.EROFS, errno.EACCES], ids=["read-only filesystem", "no permission"])
+def test_a_read_only_target_is_a_clear_error(tmp_path, error_number):
+    """Simulated where the temporary file is created (os.open), since root may write anywhere."""
+    path = good_checkpoint(tmp_path / "model.pt", name="previous")
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(CheckpointError) as caught:
+        refuse_new_files_in(patch, tmp_path, error_number)
+        good_checkpoint(path, name="next")
+
+    message = str(caught.value)
+    assert str(path) in message and os.strerror(error_number) in message and "\n" not in message
+    assert checkpoint.load(path).name == "previous"
+
+
+def test_saving_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    with pytest.raises(CheckpointError, match="Could not save the model") as caught:
+        good_checkpoint(blocker / "model.pt")
+    assert "\n" not in str(caught.value)
+
+
+def test_train_into_a_read_only_target_says_so_after_training(capsys, tmp_path, allow_small_mnist):
+    from mnist_fakes import make_fake_mnist
+
+    root = make_fake_mnist(tmp_path / "mnist", train=300, test=50)["root"]
+    out = tmp_path / "models" / "model.pt"
+    good_checkpoint(out, name="previous")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checkpoint.tempfile, "mkstemp", _refuse(errno.EROFS))
+        status, stdout, err = run_cli(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
+                                      "--no-augment", "--data-dir", str(root), "--out", str(out))
+
+    assert status == 1
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("digitpad train: Could not save the model")
+    assert "Read-only file system" in err
+    assert checkpoint.load(out).name == "previous"
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch, allow_small_mnist):
+    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
+    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], server.sources()))
+    yield server
+    server.close()
+
+
+def test_missing_files_with_no_network(tmp_path, monkeypatch, allow_small_mnist):
+    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
+    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/", "http://127.0.0.1:9/b/"], sources))
+    root = tmp_path / "mnist"
+
+    with pytest.raises(data.DataError) as caught:
+        data.load_mnist(root)
+
+    message = str(caught.value)
+    assert "\n" not in message and str(root) in message
+    assert "connect to the internet" in message and "DIGITPAD_DATA_DIR" in message
+    assert data.locate_mnist(root) is None and hidden_leftovers(root) == []
+
+
+def _truncate_gz(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _wrong_magic(path: Path) -> None:
+    payload = bytearray(gzip.decompress(path.read_bytes()))
+    payload[:4] = (2049).to_bytes(4, "big")  # a label file's magic where images belong
+    path.write_bytes(gzip.compress(bytes(payload)))
+
+
+DATA_FAULTS = {
+    "truncated .gz": ("train-images-idx3-ubyte.gz", _truncate_gz, "truncated"),
+    "wrong IDX magic": ("t10k-images-idx3-ubyte.gz", _wrong_magic, "magic number 2049"),
+    "only some files": ("t10k-labels-idx1-ubyte.gz", Path.unlink, "t10k-labels-idx1-ubyte is missing"),
+}
+
+
+@pytest.mark.parametrize("case", list(DATA_FAULTS))
+def test_broken_data_is_named_by_load_and_by_train(capsys, fake_mnist, case):
+    name, damage, expected = DATA_FAULTS[case]
+    root = fake_mnist["root"]
+    damage(root / name)
+
+    with pytest.raises(data.DataError) as caught:
+        data.load_mnist(root)
+    assert expected in str(caught.value) and name.removesuffix(".gz") in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+    status, out, err = run_cli(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
+                               "--data-dir", str(root), "--out", str(root / "never.pt"))
+    assert status == 1 and out == ""
+    assert_clean_lines(err)
+    assert expected in err
+    assert not (root / "never.pt").exists()
+
+
+@pytest.mark.parametrize("how", ["cut with Content-Length", "cut without Content-Length"])
+def test_an_interrupted_download_keeps_no_half_file_and_a_retry_works(tmp_path, mirror, how):
+    mirror.no_length = how.endswith("without Content-Length")
+    mirror.cut.add("train-images-idx3-ubyte.gz")
+    root = tmp_path / "mnist"
+
+    with pytest.raises(data.DataError) as caught:
+        data.load_mnist(root)
+
+    assert "\n" not in str(caught.value)
+    raw = root / "MNIST" / "raw"
+    assert not (raw / "train-images-idx3-ubyte.gz").exists() and not (raw / "train-images-idx3-ubyte").exists()
+    assert data.locate_mnist(root) is None
+    assert hidden_leftovers(root) == []
+
+    mirror.cut.clear()
+    loaded = data.load_mnist(root)
+    assert len(loaded.train_images) == 600 and len(loaded.test_images) == 100
+    data.verify_mnist(root)
+
+
+def test_leftovers_of_a_killed_download_are_never_accepted(tmp_path, mirror):
+    """A process killed mid-download leaves only hidden partial files: they are removed, not used."""
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    half = mirror.files["train-images-idx3-ubyte.gz"]
+    (raw / ".train-images-idx3-ubyte.gz.x1y2.part").write_bytes(half[: len(half) // 2])
+
+    assert data.locate_mnist(tmp_path / "mnist") is None
+    loaded = data.load_mnist(tmp_path / "mnist")
+
+    assert len(loaded.train_images) == 600
+    assert hidden_leftovers(tmp_path / "mnist") == []
+
+
+def test_a_full_disk_while_caching_mnist_still_loads_it(fake_mnist, monkeypatch, digitpad_home):
+    """The cache is best effort: a failed write (torch.save turns it into a RuntimeError) loses nothing."""
+    fill_disk_in(monkeypatch, digitpad_home / "cache", limit=1000)
+    loaded = data.load_mnist(fake_mnist["root"])
+
+    assert len(loaded.train_images) == 600
+    cache = digitpad_home / "cache"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_a_half_file_under_the_final_name_is_fetched_again(tmp_path, mirror):
+    """Another downloader (torchvision's own writes in place) may leave a cut .gz under its real name."""
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    whole = mirror.files["train-images-idx3-ubyte.gz"]
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(whole[: len(whole) // 2])
+
+    loaded = data.load_mnist(tmp_path / "mnist")
+
+    assert len(loaded.train_images) == 600
+    assert (raw / "train-images-idx3-ubyte.gz").read_bytes() == whole
+    data.verify_mnist(tmp_path / "mnist")
+
+
+# ----------------------------------------------------------------------------- predict inputs
+
+
+def _seven(size: int = 280, mode: str = "L") -> Image.Image:
+    image = Image.new("L", (size, size), 255)
+    width = max(1, size // 14)
+    ImageDraw.Draw(image).line([(0.28 * size, 0.22 * size), (0.72 * size, 0.22 * size), (0.42 * size, 0.8 * size)],
+                               fill=0, width=width)
+    return image if mode == "L" else image.convert(mode)
+
+
+def _zero_bytes(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _ten_thousand_square(path: Path) -> None:
+    _seven(10_000).convert("1").save(path)
+
+
+def _animated_gif(path: Path) -> None:
+    blank = Image.new("L", (280, 280), 255).convert("P")
+    _seven().convert("P").save(path, save_all=True, append_images=[blank, blank], duration=80, loop=0)
+
+
+def _sixteen_bit_png(path: Path) -> None:
+    Image.fromarray(np.asarray(_seven(), dtype=np.uint16) * 257).save(path)
+
+
+def _cmyk_jpeg(path: Path) -> None:
+    _seven(mode="RGB").convert("CMYK").save(path, format="JPEG", quality=90)
+
+
+PREDICT_INPUTS = {
+    # name -> (writer, None for a classified image or the words of its error)
+    "zero-bytes.png": (_zero_bytes, "the file is empty"),
+    "10000x10000.png": (_ten_thousand_square, None),
+    "animated.gif": (_animated_gif, None),
+    "16-bit.png": (_sixteen_bit_png, None),
+    "cmyk.jpg": (_cmyk_jpeg, None),
+    "a-directory.png": (Path.mkdir, "it is a folder"),
+    "missing.png": (lambda path: None, "no such file"),
+}
+
+
+@pytest.mark.parametrize("name", list(PREDICT_INPUTS))
+def test_predict_input_alone(capsys, tmp_path, name):
+    make, problem = PREDICT_INPUTS[name]
+    model = good_checkpoint(tmp_path / "model.pt")
+    target = tmp_path / name
+    make(target)
+
+    started = time.perf_counter()
+    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(model), str(target))
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 30, f"{name} took {elapsed:.1f} s"
+    assert "Traceback" not in err
+    if problem is None:
+        assert status == 0, err
+        path, digit, confidence = out.split()
+        assert path == str(target) and digit in "0123456789" and 0 < float(confidence) <= 1
+        assert err == ""
+    else:
+        assert status == 1 and out == ""
+        assert_clean_lines(err)
+        assert err.startswith(f"digitpad predict: {target}: ") and problem in err
+
+
+def test_predict_reads_the_odd_images_as_the_same_seven(tmp_path):
+    from digitpad.preprocess import to_mnist_image
+
+    reference = to_mnist_image(np.asarray(_seven()))
+    for name in ("10000x10000.png", "animated.gif", "16-bit.png", "cmyk.jpg"):
+        PREDICT_INPUTS[name][0](tmp_path / name)
+        pixels = cli.read_image(tmp_path / name)
+        assert max(pixels.shape[:2]) <= 2048, name
+        assert np.abs(to_mnist_image(pixels) - reference).mean() < 0.05, name
+
+
+def test_predict_all_inputs_together_classifies_the_good_ones(capsys, tmp_path):
+    model = good_checkpoint(tmp_path / "model.pt")
+    names = []
+    for name, (make, _) in PREDICT_INPUTS.items():
+        make(tmp_path / name)
+        names.append(str(tmp_path / name))
+
+    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(model), *names)
+
+    assert status == 1
+    assert "Traceback" not in err
+    printed = [line.split()[0] for line in out.splitlines()]
+    assert printed == [str(tmp_path / name) for name, (_, problem) in PREDICT_INPUTS.items() if problem is None]
+    assert len(err.strip().splitlines()) == sum(problem is not None for _, problem in PREDICT_INPUTS.values())
+
+
+# ------------------------------------------------------------------------------- drawing input
+
+
+def test_ink_all_over_a_known_polarity_is_a_solid_blot_not_blank():
+    """A scribble over the whole canvas leaves no paper; it is still a drawing (see the app's tests)."""
+    from digitpad.preprocess import to_mnist_image
+
+    covered = np.full((240, 240), 255, dtype=np.uint8)
+    solid = to_mnist_image(covered, light_ink=True)
+    assert solid is not None and solid.max() == 1.0 and (solid > 0.5).sum() >= 20 * 20 * 0.9
+    dark_covered = np.zeros((240, 240), dtype=np.uint8)
+    assert to_mnist_image(dark_covered, light_ink=False) is not None
+    # Blank stays blank, whichever polarity is told; unknown polarity cannot tell ink from paper.
+    assert to_mnist_image(np.zeros((240, 240), dtype=np.uint8), light_ink=True) is None
+    assert to_mnist_image(np.full((240, 240), 255, dtype=np.uint8), light_ink=False) is None
+    assert to_mnist_image(covered) is None
