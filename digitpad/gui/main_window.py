@@ -861,15 +861,24 @@ class MainWindow(QMainWindow):
     def _adopt_result(self, result: Any) -> None:
         from digitpad import checkpoint, paths
 
-        path = paths.new_model_path()
-        ckpt = checkpoint.from_result(result, path.stem)
-        model = model_from_checkpoint(ckpt, path)
-        saved = True
+        # Whatever happens to the file, what was learned stays usable (and File › Save can keep it).
+        problem = ""
         try:
-            checkpoint.save(ckpt, path)
-        except checkpoint.CheckpointError as error:
-            saved = False
-            self._show_error("Could not save the trained model", str(error))
+            path = paths.new_model_path()
+        except OSError as error:
+            path = None
+            problem = f"Could not save the model in {paths.models_dir()}: {error.strerror or error}."
+        ckpt = checkpoint.from_result(result, path.stem if path else "trained-unsaved")
+        if path is not None:
+            try:
+                checkpoint.save(ckpt, path)
+            except checkpoint.CheckpointError as error:
+                problem = str(error)
+        saved = not problem
+        model = model_from_checkpoint(ckpt, path if saved else None)
+        if not saved:
+            self._show_error("Could not save the trained model",
+                             f"{problem} The trained model is still usable: File › Save model can save it elsewhere.")
         accuracy = f"{result.test_accuracy * 100:.2f} %"
         current = self._model.test_accuracy if self._model is not None else None
         if result.stopped and current is not None and _finite(result.test_accuracy) and result.test_accuracy < current:
@@ -882,11 +891,21 @@ class MainWindow(QMainWindow):
             )
             return
         self._use_model(model, history=False)
-        if saved:
-            paths.set_current_model(path)
+        note = self._remember_current_model(path) if saved else ""
         self.train_progress.setFormat(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
         verb = "Stopped early; the partly trained" if result.stopped else "Training finished. The new"
-        self.statusBar().showMessage(f"{verb} model is now in use: test accuracy {accuracy}.")
+        self.statusBar().showMessage(f"{verb} model is now in use: test accuracy {accuracy}.{note}")
+
+    def _remember_current_model(self, path: Path) -> str:
+        """Record ``path`` as the model for the next start; '' or a note saying why that failed."""
+        from digitpad import paths
+
+        try:
+            paths.set_current_model(path)
+        except OSError as error:
+            log.warning("could not record the current model %s: %s", path, error)
+            return f" It could not be recorded for the next start ({error.strerror or error})."
+        return ""
 
     @Slot()
     def _on_training_cancelled(self) -> None:
@@ -963,7 +982,6 @@ class MainWindow(QMainWindow):
 
     def open_model(self, path: Path) -> bool:
         """Use the model in ``path``; a bad file shows its problem and changes nothing."""
-        from digitpad import paths
         from digitpad.checkpoint import CheckpointError
 
         try:
@@ -977,8 +995,7 @@ class MainWindow(QMainWindow):
             return False
         self._settings.setValue(keys.LAST_MODEL_FOLDER, str(Path(path).parent))
         self._use_model(model, history=True)
-        paths.set_current_model(path)
-        self.statusBar().showMessage(f"Opened {path}.")
+        self.statusBar().showMessage(f"Opened {path}.{self._remember_current_model(path)}")
         return True
 
     def save_model(self, path: Path) -> bool:
@@ -1009,8 +1026,7 @@ class MainWindow(QMainWindow):
             self._show_error("Could not load the shipped model", str(error))
             return False
         self._use_model(model, history=True)
-        paths.set_current_model(shipped)
-        self.statusBar().showMessage("Using the shipped model again.")
+        self.statusBar().showMessage(f"Using the shipped model again.{self._remember_current_model(shipped)}")
         return True
 
     # ================================================================ dialogs
