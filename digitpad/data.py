@@ -19,9 +19,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import queue
 import shutil
 import struct
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,23 +304,79 @@ def _no_network_error(root: Path, raw: Path, reasons: list[str]) -> DataError:
     )
 
 
+class _Reader:
+    """Opens ``url`` and reads it on a daemon thread, handing chunks over through a queue.
+
+    The caller polls ``should_stop`` while it waits, so a stop (closing the app, Ctrl+C)
+    is never held up by a slow or stalled connection, which can block a read for up to
+    the socket timeout. An abandoned reader ends on its own when its read returns.
+    """
+
+    _POLL_S = 0.1
+
+    def __init__(self, url: str):
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._abandoned = threading.Event()
+        threading.Thread(target=self._run, args=(url,), name="digitpad-download", daemon=True).start()
+
+    def _put(self, item) -> bool:
+        while not self._abandoned.is_set():
+            try:
+                self._queue.put(item, timeout=self._POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, url: str) -> None:
+        try:
+            with urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+                length = response.headers.get("Content-Length")
+                if not self._put(("length", int(length) if length and length.isdigit() else None)):
+                    return
+                while True:
+                    chunk = response.read1(64 * 1024)  # whatever has arrived, not a full 64 kB
+                    if not self._put(("chunk", chunk)) or not chunk:
+                        return
+        except BaseException as error:  # noqa: BLE001 - handed to the caller, which raises it
+            self._put(("error", error))
+
+    def next(self, should_stop: StopCheck, cancelled: Callable[[], DownloadCancelled]):
+        """The next ("length", int | None) or ("chunk", bytes) item; b"" at the end."""
+        while True:
+            if should_stop():
+                raise cancelled()
+            try:
+                kind, value = self._queue.get(timeout=self._POLL_S)
+            except queue.Empty:
+                continue
+            if kind == "error":
+                raise value
+            return kind, value
+
+    def abandon(self) -> None:
+        self._abandoned.set()
+
+
 def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int | None], None],
            should_stop: StopCheck) -> None:
     """Download ``url`` to ``target`` via a temporary file; only a complete, md5-checked file is renamed into place."""
+
+    def cancelled() -> DownloadCancelled:
+        return DownloadCancelled(f"The MNIST download was cancelled; nothing partial was kept in {target.parent}.")
+
+    if should_stop():
+        raise cancelled()
     handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PARTIAL_SUFFIX)
     temporary = Path(temporary_name)
+    reader = _Reader(url)
     try:
         digest = hashlib.md5()
-        with os.fdopen(handle, "wb") as output, urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
+        with os.fdopen(handle, "wb") as output:
+            _, total = reader.next(should_stop, cancelled)
             received = 0
             while True:
-                if should_stop():
-                    raise DownloadCancelled(
-                        f"The MNIST download was cancelled; nothing partial was kept in {target.parent}."
-                    )
-                chunk = response.read(64 * 1024)
+                _, chunk = reader.next(should_stop, cancelled)
                 if not chunk:
                     break
                 output.write(chunk)
@@ -333,6 +391,7 @@ def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int
             raise ValueError(f"{url} sent a file whose checksum does not match MNIST's")
         os.replace(temporary, target)
     finally:
+        reader.abandon()
         temporary.unlink(missing_ok=True)
 
 
