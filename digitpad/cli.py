@@ -287,6 +287,22 @@ def _check_output_path(out: Path) -> None:
         raise UsageError(f"digitpad train: cannot write the model to {out}: {folder} is not writable")
 
 
+def _check_models_folder() -> None:
+    """Without --out the model goes into the models folder: fail before training, not after it."""
+    from digitpad import paths
+    from digitpad.checkpoint import CheckpointError
+
+    folder = paths.models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot save models in {folder} ({error.strerror or error}); pass --out PATH to save elsewhere"
+        ) from None
+    if not _writable(folder):
+        raise CheckpointError(f"cannot save models in {folder}: it is not writable; pass --out PATH to save elsewhere")
+
+
 def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK | os.X_OK)
 
@@ -296,6 +312,8 @@ def _train(args: argparse.Namespace) -> int:
     out = args.out.expanduser().absolute() if args.out else None
     if out is not None:
         _check_output_path(out)
+    else:
+        _check_models_folder()
 
     import torch
 
@@ -337,15 +355,21 @@ def _train(args: argparse.Namespace) -> int:
 
     target = out or paths.new_model_path()
     checkpoint.save(checkpoint.from_result(result, name=target.stem), target)
+    recorded = True
     if out is None:
-        paths.set_current_model(target)
-        _say(f"saved the model to {target}; it is now the app's current model")
+        try:
+            paths.set_current_model(target)
+            _say(f"saved the model to {target}; it is now the app's current model")
+        except OSError as error:
+            recorded = False
+            _say(f"digitpad train: saved the model to {target}, but could not make it the app's current model "
+                 f"({error.strerror or error})")
     else:
         _say(f"saved the model to {target}")
     if result.stopped:
         _say("training was stopped early: the saved model is the last complete one")
     print(f"test accuracy: {result.test_accuracy:.4f}", flush=True)
-    return EXIT_INTERRUPTED if result.stopped else EXIT_OK
+    return EXIT_INTERRUPTED if result.stopped else EXIT_OK if recorded else EXIT_FAILED
 
 
 # --- eval -------------------------------------------------------------------------------------
