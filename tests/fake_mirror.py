@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-import time
 from pathlib import Path
 
 from mnist_fakes import make_fake_mnist
@@ -20,7 +19,8 @@ class FakeMirror:
 
     ``cut`` names files whose body stops halfway (then the connection closes);
     ``no_length`` sends no Content-Length, so only the checksum can tell a cut
-    file from a whole one; ``chunk_delay`` slows every 16 kB down.
+    file from a whole one; ``chunk_delay`` pauses after every 16 kB (a long one is
+    a stalled connection).
     """
 
     CHUNK = 16 * 1024
@@ -55,7 +55,7 @@ class FakeMirror:
                         self.wfile.write(sent[start : start + mirror.CHUNK])
                         self.wfile.flush()
                         if mirror.chunk_delay:
-                            time.sleep(mirror.chunk_delay)
+                            mirror.closing.wait(mirror.chunk_delay)
                 except (BrokenPipeError, ConnectionResetError):  # the client went away: fine
                     return
                 self.close_connection = True

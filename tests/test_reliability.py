@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,35 @@ def test_train_into_a_read_only_target_says_so_after_training(capsys, tmp_path, 
     assert checkpoint.load(out).name == "previous"
 
 
+TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--epochs", "1", "--no-augment"]
+
+
+def test_train_without_a_usable_models_folder_fails_before_training(capsys, fake_mnist, digitpad_home):
+    (digitpad_home / "models").write_text("a file where the models folder should be")
+
+    status, out, err = run_cli(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 1 and out == ""
+    assert_clean_lines(err)
+    assert "cannot save models in" in err and str(digitpad_home / "models") in err and "--out" in err
+
+
+def test_a_trained_model_that_cannot_be_recorded_as_current_is_still_saved(capsys, fake_mnist, digitpad_home):
+    from digitpad import paths
+
+    with pytest.MonkeyPatch.context() as patch:
+        refuse_new_files_in(patch, digitpad_home)  # current-model.json cannot be written; models/ can
+        status, out, err = run_cli(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 1 and "Traceback" not in err
+    assert "could not make it the app's current model (Read-only file system)" in err
+    saved = list((digitpad_home / "models").glob("trained-*.pt"))
+    assert len(saved) == 1 and str(saved[0]) in err
+    checkpoint.load(saved[0])
+    assert out.startswith("epoch 1 validation") and "test accuracy" in out
+    assert paths.current_model_path() == paths.shipped_model_path()
+
+
 # ------------------------------------------------------------------------------------------ data
 
 
@@ -217,6 +247,33 @@ def test_an_interrupted_download_keeps_no_half_file_and_a_retry_works(tmp_path, 
     loaded = data.load_mnist(root)
     assert len(loaded.train_images) == 600 and len(loaded.test_images) == 100
     data.verify_mnist(root)
+
+
+def test_a_stop_during_a_stalled_download_is_prompt_and_keeps_nothing(tmp_path, mirror):
+    """Closing the app or Ctrl+C must not wait for a silent server (the socket timeout is 30 s)."""
+    mirror.chunk_delay = 60  # the first 16 kB, then nothing
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.perf_counter()
+
+    with pytest.raises(data.DownloadCancelled):
+        data.download_mnist(tmp_path / "mnist", should_stop=stop.is_set)
+
+    assert time.perf_counter() - started < 3
+    assert data.locate_mnist(tmp_path / "mnist") is None and hidden_leftovers(tmp_path / "mnist") == []
+
+
+def test_a_full_disk_during_the_download_is_a_clear_error_and_keeps_nothing(tmp_path, mirror):
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(data.DataError) as caught:
+        fill_disk_in(patch, raw, limit=5_000)
+        data.load_mnist(tmp_path / "mnist")
+
+    message = str(caught.value)
+    assert "No space left on device" in message and str(raw) in message and "\n" not in message
+    assert data.locate_mnist(tmp_path / "mnist") is None and hidden_leftovers(tmp_path / "mnist") == []
+    assert len(data.load_mnist(tmp_path / "mnist").train_images) == 600  # with room again
 
 
 def test_leftovers_of_a_killed_download_are_never_accepted(tmp_path, mirror):
@@ -301,15 +358,23 @@ PREDICT_INPUTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def predict_inputs(tmp_path_factory) -> Path:
+    """Every input of PREDICT_INPUTS in one folder (made once: the large one takes a second)."""
+    folder = tmp_path_factory.mktemp("predict-inputs")
+    for name, (make, _) in PREDICT_INPUTS.items():
+        make(folder / name)
+    good_checkpoint(folder / "model.pt")
+    return folder
+
+
 @pytest.mark.parametrize("name", list(PREDICT_INPUTS))
-def test_predict_input_alone(capsys, tmp_path, name):
-    make, problem = PREDICT_INPUTS[name]
-    model = good_checkpoint(tmp_path / "model.pt")
-    target = tmp_path / name
-    make(target)
+def test_predict_input_alone(capsys, predict_inputs, name):
+    problem = PREDICT_INPUTS[name][1]
+    target = predict_inputs / name
 
     started = time.perf_counter()
-    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(model), str(target))
+    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), str(target))
     elapsed = time.perf_counter() - started
 
     assert elapsed < 30, f"{name} took {elapsed:.1f} s"
@@ -325,30 +390,25 @@ def test_predict_input_alone(capsys, tmp_path, name):
         assert err.startswith(f"digitpad predict: {target}: ") and problem in err
 
 
-def test_predict_reads_the_odd_images_as_the_same_seven(tmp_path):
+def test_predict_reads_the_odd_images_as_the_same_seven(predict_inputs):
     from digitpad.preprocess import to_mnist_image
 
     reference = to_mnist_image(np.asarray(_seven()))
     for name in ("10000x10000.png", "animated.gif", "16-bit.png", "cmyk.jpg"):
-        PREDICT_INPUTS[name][0](tmp_path / name)
-        pixels = cli.read_image(tmp_path / name)
+        pixels = cli.read_image(predict_inputs / name)
         assert max(pixels.shape[:2]) <= 2048, name
         assert np.abs(to_mnist_image(pixels) - reference).mean() < 0.05, name
 
 
-def test_predict_all_inputs_together_classifies_the_good_ones(capsys, tmp_path):
-    model = good_checkpoint(tmp_path / "model.pt")
-    names = []
-    for name, (make, _) in PREDICT_INPUTS.items():
-        make(tmp_path / name)
-        names.append(str(tmp_path / name))
+def test_predict_all_inputs_together_classifies_the_good_ones(capsys, predict_inputs):
+    names = [str(predict_inputs / name) for name in PREDICT_INPUTS]
 
-    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(model), *names)
+    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), *names)
 
     assert status == 1
     assert "Traceback" not in err
     printed = [line.split()[0] for line in out.splitlines()]
-    assert printed == [str(tmp_path / name) for name, (_, problem) in PREDICT_INPUTS.items() if problem is None]
+    assert printed == [str(predict_inputs / name) for name, (_, problem) in PREDICT_INPUTS.items() if problem is None]
     assert len(err.strip().splitlines()) == sum(problem is not None for _, problem in PREDICT_INPUTS.values())
 
 
