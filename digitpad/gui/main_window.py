@@ -45,7 +45,13 @@ from digitpad.config import ConfigError, ModelConfig, TrainConfig
 from digitpad.gui import data_dialog
 from digitpad.gui import settings as keys
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
-from digitpad.gui.model_loader import LoadedModel, ModelLoader, load_model_file, model_from_checkpoint
+from digitpad.gui.model_loader import (
+    LoadedModel,
+    ModelLoader,
+    load_model_file,
+    model_from_checkpoint,
+    pin_torch_threads,
+)
 from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
 from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
@@ -545,6 +551,8 @@ class MainWindow(QMainWindow):
         self._loader = None
 
     def _use_model(self, model: LoadedModel, history: bool) -> None:
+        # Predictions run on this thread: one image, one intra-op thread.
+        pin_torch_threads(1)
         self._model = model
         self._model_failed = False
         self.model_label.setText(model.describe_lines())

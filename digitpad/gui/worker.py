@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from digitpad.gui import collector
+
 log = logging.getLogger(__name__)
 
 # Progress reaches the GUI at most this often (s): about 20 Hz.
@@ -89,14 +91,20 @@ class TrainingWorker(QObject):
     # ------------------------------------------------------------------ steps
 
     def _run(self) -> None:
-        from digitpad import training
-        from digitpad.data import DataError
+        # Imports and first uses of torch.optim make many objects: pause the
+        # collector meanwhile, so no full pass holds the GIL against the GUI.
+        with collector.paused_and_frozen():
+            from digitpad import training
+            from digitpad.data import DataError
+
+            _limit_threads(training)
+            if self._fit is None:
+                _warm_up_optimizer(training, self.config)
 
         fit = self._fit or training.fit
         load = self._load_data
         if load is None:
             from digitpad.data import load_mnist as load
-        _limit_threads(training)
 
         try:
             data = load(self._root, download=self._download, progress=self._on_download, should_stop=self._stop.is_set)
@@ -145,9 +153,15 @@ class TrainingWorker(QObject):
 
 
 def _limit_threads(training: Any) -> None:
-    """Leave a core for the GUI, using whatever policy training.py exposes."""
+    """Leave a core for the GUI, using whatever policy training.py exposes.
+
+    Reading the count first makes this thread's count its own (see
+    model_loader.pin_torch_threads): the GUI thread's single-threaded
+    inference then neither changes it nor is changed by it.
+    """
     import torch
 
+    torch.get_num_threads()
     configure = getattr(training, "configure_threads", None)
     if callable(configure):
         configure()
@@ -155,6 +169,25 @@ def _limit_threads(training: Any) -> None:
     threads_for = getattr(training, "training_threads", None)
     if callable(threads_for):
         torch.set_num_threads(threads_for(True))
+
+
+def _warm_up_optimizer(training: Any, config: Any) -> None:
+    """One step of the configured optimizer on a throwaway layer.
+
+    torch.optim imports torch._dynamo (about 900 modules, 1.7 s here) the first
+    time an optimizer steps; this makes that happen now, inside the caller's
+    paused collector, rather than during the first batch.
+    """
+    import torch
+
+    make_optimizer = getattr(training, "make_optimizer", None)
+    if not callable(make_optimizer):
+        return
+    layer = torch.nn.Linear(1, 1)
+    optimizer = make_optimizer(config, layer)
+    layer(torch.zeros(1, 1)).sum().backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 def _fit_to_data(config: Any, train_count: int) -> Any:
