@@ -55,7 +55,9 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return np.clip(luminance, 0.0, 1.0)
 
 
-def ink_map(gray: np.ndarray, light_ink: bool | None = None) -> np.ndarray:
+def ink_map(
+    gray: np.ndarray, light_ink: bool | None = None, levels: tuple[float, float] | None = None
+) -> np.ndarray:
     """Ink strength in [0, 1] from luminance, for light-on-dark or dark-on-light.
 
     ``light_ink`` says which it is; None detects it. The background is taken as
@@ -63,19 +65,23 @@ def ink_map(gray: np.ndarray, light_ink: bool | None = None) -> np.ndarray:
     whatever departs from it towards the far end. A caller that knows its
     polarity (the canvas) says so, because a scribble that covers most of the
     canvas would fool the median.
+
+    ``levels``: the darkest and lightest luminance of the whole image, when
+    ``gray`` is only the part of it that holds the ink (see ``_ink_window``).
     """
     told = light_ink is not None
+    darkest, lightest = levels if levels is not None else (float(gray.min()), float(gray.max()))
     if light_ink is None:
         background = float(np.median(gray))
         light_ink = background <= 0.5
     else:
-        background = float(gray.min()) if light_ink else float(gray.max())
+        background = darkest if light_ink else lightest
     if not light_ink:
         departure = background - gray
-        full_contrast = background - float(gray.min())
+        full_contrast = background - darkest
     else:
         departure = gray - background
-        full_contrast = float(gray.max()) - background
+        full_contrast = lightest - background
     if full_contrast < MIN_CONTRAST:
         # No contrast. With a known polarity, an image that is ink all over (a scribble
         # across the whole canvas) is one solid blot of ink, not blank paper.
@@ -119,13 +125,48 @@ def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
+def _ink_window(image: np.ndarray, light_ink: bool | None) -> tuple[tuple[slice, slice], tuple[float, float]] | None:
+    """Where the ink can be, found on the integer pixels of a grayscale image of known polarity.
+
+    Returns the rows and columns holding every pixel that ``ink_map`` could
+    count as ink, and the whole image's darkest and lightest luminance, so
+    that only that part needs converting to float: on the canvas that is most
+    of the work. None when there is no such shortcut (unknown polarity, colour,
+    float pixels, little contrast); the result is the same either way.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if light_ink is None or array.ndim != 2 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
+        return None
+    low, high = int(array.min()), int(array.max())
+    full_scale = int(np.iinfo(array.dtype).max)
+    if low < 0 or high - low <= MIN_CONTRAST * full_scale + 1:
+        return None
+    # ink_map keeps pixels beyond INK_THRESHOLD of the contrast; one level of
+    # slack covers its float rounding, so this mask holds all of them.
+    reach = int(INK_THRESHOLD * (high - low)) - 1
+    mask = array > low + reach if light_ink else array < high - reach
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    levels = to_grayscale(np.array([[low, high]], dtype=array.dtype))[0]
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    return window, (float(levels[0]), float(levels[1]))
+
+
 def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarray | None:
     """The drawing as a 28x28 MNIST-style image (float32, ink 1, paper 0), or None if it has no ink.
 
     ``light_ink``: True for light ink on a dark background, False for dark on
     light, None to detect it.
     """
-    ink = ink_map(to_grayscale(image), light_ink)
+    shortcut = _ink_window(image, light_ink)
+    if shortcut is not None:
+        window, levels = shortcut
+        array = np.asarray(image)
+        ink = ink_map(to_grayscale(array[window]), light_ink, levels)
+    else:
+        ink = ink_map(to_grayscale(image), light_ink)
     if not ink.any():
         return None
     digit = _fit_in_box(ink)
