@@ -131,7 +131,7 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
     unsure = SimpleNamespace(
         digit=7, confidence=0.6, probabilities=probabilities, unsure=True, model_input=np.zeros((28, 28), np.float32)
     )
-    monkeypatch.setattr(window.model().classifier, "predict", lambda image: unsure)
+    monkeypatch.setattr(window.model().classifier, "predict", lambda image, **options: unsure)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     assert prediction_text(window) == "7?"
@@ -139,7 +139,7 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
 
 
 def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):
-    def explode(image):
+    def explode(image, **options):
         raise RuntimeError("bad tensor")
 
     monkeypatch.setattr(window.model().classifier, "predict", explode)
