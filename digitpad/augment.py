@@ -27,9 +27,9 @@ class AugmentSettings:
     elastic_probability: float = 0.5
     max_thicken: float = 1.0  # blend weight towards a 3x3 dilation
     max_thin: float = 0.5  # blend weight towards a 3x3 erosion
-    redraw_probability: float = 0.3  # share of images redrawn with a uniform pen
+    redraw_probability: float = 0.6  # share of images redrawn with a uniform pen
     min_pen_radius: float = 0.7  # pixels, at 28x28
-    max_pen_radius: float = 1.6
+    max_pen_radius: float = 1.8
 
 
 DEFAULT_AUGMENT = AugmentSettings()
