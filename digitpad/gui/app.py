@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from digitpad import __version__, paths
-from digitpad.gui import settings
+from digitpad.gui import settings, startup_trace
 
 ICON_NAME = "icon.png"
 
@@ -50,11 +50,15 @@ def _close_on_ctrl_c(window) -> QTimer:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the exit status."""
+    startup_trace.mark("app_main")
     app = create_application(argv)
     from digitpad.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
+    startup_trace.mark("window_shown")
+    if startup_trace.enabled():
+        startup_trace.install(window)
     # MainWindow starts loading torch and the model once it has been shown.
     previous = signal.getsignal(signal.SIGINT)
     ticker = _close_on_ctrl_c(window)

@@ -101,9 +101,13 @@ def load_model_file(path: Path) -> LoadedModel:
 
 def load_startup_model() -> tuple[LoadedModel, list[str]]:
     """The user's current model, or the shipped one (with a note saying why)."""
+    import torch  # noqa: F401  (the big import, timed on its own for the start-up trace)
+
     from digitpad import paths
     from digitpad.checkpoint import CheckpointError
+    from digitpad.gui import startup_trace
 
+    startup_trace.mark("torch_imported")
     notes: list[str] = []
     problem = paths.current_model_problem()
     if problem:
