@@ -1,0 +1,352 @@
+"""Issue 5's structural guards: what keeps the window responsive, checked by structure, never by time.
+
+The timings themselves are benchmarks (tests/bench/gui_latency.py, tests/bench/startup.py).
+Here: training progress reaches the plot as a few coalesced updates carrying every loss
+point, through items made once; predictions on the GUI thread run under inference_mode
+with one torch thread while the trainer keeps its own count; the big one-off loads run
+with the garbage collector paused and leave their objects frozen; the canvas's image is
+converted to float only where the ink can be; the window is painted before torch has
+loaded; and no GUI module imports torch when it is imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Slot
+
+import digitpad.gui
+from digitpad.gui import collector
+from digitpad.gui.threads import new_thread
+from digitpad.gui.worker import TrainingWorker
+
+from .conftest import MODEL_TIMEOUT_MS, TRAIN_TIMEOUT_MS, draw_stroke, seven
+
+TIMEOUT_S = 120
+
+
+def _run_python(code: str, tmp_path, **env_changes) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), **env_changes)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+    )
+
+
+# ------------------------------------------------------------- imports
+
+
+def test_no_gui_module_imports_torch_when_imported(tmp_path):
+    """Every module of digitpad.gui, found by listing the package (new ones are covered too)."""
+    names = sorted(f"digitpad.gui.{m.name}" for m in pkgutil.iter_modules(digitpad.gui.__path__))
+    assert "digitpad.gui.main_window" in names and "digitpad.gui.collector" in names
+    result = _run_python(
+        f"""
+        import importlib, sys
+        for name in {names!r}:
+            importlib.import_module(name)
+        print("torch imported:", "torch" in sys.modules)
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "torch imported: False" in result.stdout
+
+
+def test_startup_trace_shows_the_window_painted_before_torch_is_loaded(tmp_path, test_model_path):
+    """The start-up benchmark's hook, end to end: the order of the steps, not their times."""
+    from digitpad import paths
+
+    paths.set_current_model(test_model_path)
+    trace = tmp_path / "trace.json"
+    result = _run_python(
+        "import sys; from digitpad.cli import main; sys.exit(main(['gui']))",
+        tmp_path,
+        DIGITPAD_STARTUP_TRACE=str(trace),
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(trace.read_text())
+    assert data["error"] is None
+    marks = data["marks"]
+    order = ["app_main", "window_shown", "window_painted", "torch_imported", "model_ready", "first_prediction"]
+    assert sorted(marks, key=marks.get) == order
+
+
+# ------------------------------------------------------------ threads
+
+
+def test_canvas_predictions_run_in_inference_mode_on_one_torch_thread(window, qtbot, test_model_path):
+    import torch
+
+    torch.set_num_threads(2)  # as if something had changed this thread's count
+    assert window.open_model(test_model_path)  # taking a model sets the GUI thread's count
+    seen = []
+    model = window.model().classifier.model
+
+    def record(_module, _inputs):
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     torch.is_inference_mode_enabled(), torch.get_num_threads()))
+
+    handle = model.register_forward_pre_hook(record)
+    try:
+        with qtbot.waitSignal(window.prediction_updated, timeout=10_000):
+            draw_stroke(window.canvas, seven(window.canvas))
+    finally:
+        handle.remove()
+    assert seen and all(entry == (True, True, 1) for entry in seen), seen
+
+
+def test_the_trainer_sets_its_own_thread_count_and_leaves_the_gui_threads_alone(qtbot):
+    import torch
+
+    from digitpad import training
+    from digitpad.gui.model_loader import pin_torch_threads
+
+    pin_torch_threads(1)  # as the window does when it takes a model
+    seen = []
+
+    def fit(config, data, should_stop=None, initial_state=None):
+        seen.append(torch.get_num_threads())
+        yield _result()
+
+    worker = TrainingWorker(training.TrainConfig(), None, fit=fit, load_data=_fake_load)
+    _run_worker(qtbot, worker)
+    assert seen == [training.training_threads(True)]
+    assert torch.get_num_threads() == 1
+
+
+# ---------------------------------------------------- garbage collector
+
+
+def test_the_collector_pause_nests_across_threads_and_restores_the_collector():
+    assert gc.isenabled()
+    frozen_before = gc.get_freeze_count()
+    inner_state = []
+
+    def other_thread():
+        with collector.paused_and_frozen():
+            inner_state.append(gc.isenabled())
+
+    with collector.paused_and_frozen():
+        assert not gc.isenabled() and collector.is_paused()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert not gc.isenabled(), "the inner pause ended the outer one"
+        kept = [object() for _ in range(10)]
+    assert inner_state == [False]
+    assert gc.isenabled() and not collector.is_paused()
+    assert gc.get_freeze_count() > frozen_before
+    assert kept
+
+    gc.disable()
+    try:
+        with collector.paused_and_frozen():
+            pass
+        assert not gc.isenabled(), "a collector that was off must stay off"
+    finally:
+        gc.enable()
+
+
+def test_startup_model_loading_runs_with_the_collector_paused(qtbot):
+    from digitpad.gui.model_loader import ModelLoader
+
+    states = []
+
+    def load():
+        states.append((gc.isenabled(), collector.is_paused()))
+        raise ValueError("no model here")
+
+    loader = ModelLoader(load)
+    thread = new_thread("test-loader")
+    loader.moveToThread(thread)
+    thread.started.connect(loader.run)
+    with qtbot.waitSignal(thread.finished, timeout=10_000):
+        thread.start()
+    thread.wait()
+    assert states == [(False, True)]
+    assert gc.isenabled()
+
+
+def test_training_imports_and_the_optimizers_first_step_run_with_the_collector_paused(qtbot, monkeypatch):
+    from digitpad import training
+    from digitpad.data import DataError
+    from digitpad.gui import worker as worker_module
+
+    states = []
+    real_warm_up = worker_module._warm_up_optimizer
+
+    def warm_up(training_module, config):
+        states.append((gc.isenabled(), collector.is_paused()))
+        real_warm_up(training_module, config)
+
+    def no_data(root, download=False, progress=None, should_stop=None):
+        raise DataError("no data in this test")
+
+    monkeypatch.setattr(worker_module, "_warm_up_optimizer", warm_up)
+    worker = TrainingWorker(training.TrainConfig(), None, load_data=no_data)  # the real fit: warm-up runs
+    recorder = _run_worker(qtbot, worker)
+    assert states == [(False, True)]
+    assert gc.isenabled()
+    assert recorder.kinds == ["data_failed"]
+
+
+# ------------------------------------------------------ progress and plot
+
+
+@pytest.mark.slow
+def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_point(
+    window, qtbot, use_tiny_mnist, monkeypatch
+):
+    """3000 BatchProgress events through the Train button: a handful of coalesced plot
+    updates (setData on the curves made once), and every loss point arrives, in order."""
+    from digitpad import data, training
+
+    steps = 3000
+
+    def burst_fit(config, mnist, should_stop=None, initial_state=None):
+        for step in range(1, steps + 1):
+            yield training.BatchProgress(1, 1, step, steps, step, steps, 1.0 / step, step * 1e-4)
+        yield training.TrainingResult(config.model, config, {}, {"train_step": []}, float("nan"),
+                                      float("nan"), True, 1.0)
+
+    monkeypatch.setattr(training, "fit", burst_fit)
+    monkeypatch.setattr(data, "load_mnist", _fake_load)
+
+    plot = window.metrics_plot
+    items_before = list(plot.getPlotItem().items)
+    curve = plot.train_curve
+    received: list[int] = []
+    updates = {"add": 0, "setData": 0}
+    real_add, real_set_data = plot.add_train_points, curve.setData
+
+    def add_train_points(steps_, losses):
+        updates["add"] += 1
+        received.extend(steps_)
+        real_add(steps_, losses)
+
+    def set_data(*args, **kwargs):
+        updates["setData"] += 1
+        return real_set_data(*args, **kwargs)
+
+    monkeypatch.setattr(plot, "add_train_points", add_train_points)
+    monkeypatch.setattr(curve, "setData", set_data)
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        window.train_button.click()
+    assert received == list(range(1, steps + 1))
+    assert 1 <= updates["add"] < 100
+    assert updates["setData"] < 150
+    assert plot.train_curve is curve
+    assert plot.getPlotItem().items == items_before
+
+
+# -------------------------------------------------------- preprocessing
+
+
+def test_the_canvas_image_is_converted_to_float_only_where_the_ink_can_be(monkeypatch):
+    from digitpad import preprocess
+
+    canvas = np.zeros((600, 600), dtype=np.uint8)
+    canvas[200:320, 280:300] = 255  # a "1", 120 x 20 px
+    converted = []
+    real = preprocess.to_grayscale
+
+    def to_grayscale(image):
+        converted.append(np.asarray(image).shape)
+        return real(image)
+
+    monkeypatch.setattr(preprocess, "to_grayscale", to_grayscale)
+    result = preprocess.to_mnist_image(canvas, light_ink=True)
+    assert result is not None
+    big = [shape for shape in converted if shape[0] * shape[1] > 2 * 120 * 20 + 1000]
+    assert not big, f"converted more than the ink's box: {converted}"
+
+
+@pytest.mark.parametrize("light_ink", [True, False])
+def test_converting_only_the_ink_window_changes_no_result(light_ink):
+    """Against the plain path (whole image to float), bit for bit, on varied images."""
+    from digitpad import preprocess
+
+    def plain(image):
+        ink = preprocess.ink_map(preprocess.to_grayscale(image), light_ink)
+        if not ink.any():
+            return None
+        digit = preprocess._fit_in_box(ink)
+        return None if digit.sum() <= 0 else preprocess._place_by_centre_of_mass(digit)
+
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        height, width = (int(v) for v in rng.integers(3, 160, size=2))
+        image = rng.integers(0, 40, size=(height, width)).astype(np.uint8)
+        top, left = int(rng.integers(0, height)), int(rng.integers(0, width))
+        image[top : top + int(rng.integers(1, 50)), left : left + int(rng.integers(1, 50))] = rng.integers(40, 256)
+        if trial % 3 == 0:
+            image = rng.integers(0, 256, size=(height, width)).astype(np.uint8)
+        if not light_ink:
+            image = 255 - image
+        for candidate in (image, image[:, :, None], image.astype(np.uint16) * 257):
+            fast, reference = preprocess.to_mnist_image(candidate, light_ink), plain(candidate)
+            assert (fast is None) == (reference is None), trial
+            if fast is not None:
+                assert np.array_equal(fast, reference), trial
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _FakeData:
+    train_labels = list(range(60000))
+    test_labels = list(range(10000))
+
+
+def _fake_load(root, download=False, progress=None, should_stop=None):
+    return _FakeData()
+
+
+def _result():
+    from digitpad import training
+
+    config = training.TrainConfig()
+    return training.TrainingResult(config.model, config, {}, {"train_step": []}, float("nan"), float("nan"), True, 0.0)
+
+
+class _Recorder(QObject):
+    def __init__(self, worker: TrainingWorker) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+        worker.finished.connect(self.on_finished)
+        worker.data_failed.connect(self.on_data_failed)
+        worker.failed.connect(self.on_failed)
+
+    @Slot(object)
+    def on_finished(self, _result) -> None:
+        self.kinds.append("finished")
+
+    @Slot(str)
+    def on_data_failed(self, _message) -> None:
+        self.kinds.append("data_failed")
+
+    @Slot(str)
+    def on_failed(self, message) -> None:
+        self.kinds.append(f"failed: {message}")
+
+
+def _run_worker(qtbot, worker: TrainingWorker) -> _Recorder:
+    recorder = _Recorder(worker)
+    thread = new_thread("test-training")
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    with qtbot.waitSignal(thread.finished, timeout=MODEL_TIMEOUT_MS):
+        thread.start()
+    thread.wait()
+    qtbot.wait(1)
+    return recorder
