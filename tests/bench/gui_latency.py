@@ -102,16 +102,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.probe: list[tuple[float, float]] = []  # (when, lateness s)
-        self.strokes: list[dict] = []  # {"release", "signal", "paint"}
+        self.strokes: list[dict] = []  # {"release", "signal", "paint", "cpu"}
         self._armed: dict | None = None
 
     def release_sent(self, when: float) -> None:
-        self._armed = {"release": when, "signal": None, "paint": None}
+        self._armed = {"release": when, "signal": None, "paint": None, "cpu": time.thread_time()}
         self.strokes.append(self._armed)
 
     def prediction_updated(self) -> None:
         if self._armed is not None and self._armed["signal"] is None:
             self._armed["signal"] = time.perf_counter()
+            # The GUI thread's own CPU time from release to signal: the work, without the waiting.
+            self._armed["cpu"] = time.thread_time() - self._armed["cpu"]
 
     def bars_painted(self) -> None:
         if self._armed is not None and self._armed["signal"] is not None and self._armed["paint"] is None:
@@ -257,6 +259,7 @@ def summarize(recorder: Recorder, start: float, end: float) -> dict:
     strokes = [s for s in recorder.strokes if start <= s["release"] < end and s["signal"] is not None]
     to_signal = [(s["signal"] - s["release"]) * 1000 for s in strokes]
     to_paint = [(s["paint"] - s["release"]) * 1000 for s in strokes if s["paint"] is not None]
+    cpu = [s["cpu"] * 1000 for s in strokes]
     return {
         "seconds": end - start,
         "probes": len(lateness),
@@ -271,6 +274,8 @@ def summarize(recorder: Recorder, start: float, end: float) -> dict:
         "paint_p50": percentile(to_paint, 50),
         "paint_p95": percentile(to_paint, 95),
         "paint_max": max(to_paint) if to_paint else float("nan"),
+        "cpu_p50": percentile(cpu, 50),
+        "cpu_p95": percentile(cpu, 95),
     }
 
 
@@ -278,6 +283,7 @@ def print_table(rows: dict[str, dict]) -> None:
     header = (
         f"{'phase':<16}{'s':>5}{'probes':>8}{'late p50':>9}{'p95':>7}{'p99':>7}{'max':>8}"
         f"{'strokes':>9}{'→signal p50':>13}{'p95':>7}{'max':>7}{'→paint p50':>12}{'p95':>7}{'max':>7}"
+        f"{'cpu p50':>9}{'p95':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -286,10 +292,11 @@ def print_table(rows: dict[str, dict]) -> None:
             f"{name:<16}{r['seconds']:>5.1f}{r['probes']:>8}{r['lateness_p50']:>9.1f}{r['lateness_p95']:>7.1f}"
             f"{r['lateness_p99']:>7.1f}{r['lateness_max']:>8.1f}{r['strokes']:>9}{r['signal_p50']:>13.2f}"
             f"{r['signal_p95']:>7.2f}{r['signal_max']:>7.1f}{r['paint_p50']:>12.2f}{r['paint_p95']:>7.2f}"
-            f"{r['paint_max']:>7.1f}"
+            f"{r['paint_max']:>7.1f}{r['cpu_p50']:>9.2f}{r['cpu_p95']:>6.2f}"
         )
     print("(all times in ms; lateness = how late a 5 ms timer fired; →signal / →paint = from a stroke's "
-          "release to prediction_updated / to the end of the bars' next paint)")
+          "release to prediction_updated / to the end of the bars' next paint; cpu = the GUI thread's CPU time "
+          "from release to signal)")
 
 
 def main() -> int:
