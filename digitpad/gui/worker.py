@@ -9,6 +9,8 @@ terminated.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # Progress reaches the GUI at most this often (s): about 20 Hz.
 EMIT_INTERVAL = 0.05
+# The training thread's nice value is raised by this much (Linux), so that when
+# the GUI thread and the trainer want the same core, the GUI thread gets it.
+TRAINER_NICENESS = 5
 
 
 class TrainingWorker(QObject):
@@ -98,6 +103,7 @@ class TrainingWorker(QObject):
             from digitpad.data import DataError
 
             _limit_threads(training)
+            _lower_priority(TRAINER_NICENESS)
             if self._fit is None:
                 _warm_up_optimizer(training, self.config)
 
@@ -169,6 +175,17 @@ def _limit_threads(training: Any) -> None:
     threads_for = getattr(training, "training_threads", None)
     if callable(threads_for):
         torch.set_num_threads(threads_for(True))
+
+
+def _lower_priority(niceness: int) -> None:
+    """Raise the calling thread's nice value (Linux: per thread; torch's pool threads inherit it)."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + niceness))
+    except OSError:  # not allowed here: train at the usual priority
+        log.debug("could not lower the training thread's priority", exc_info=True)
 
 
 def _warm_up_optimizer(training: Any, config: Any) -> None:
