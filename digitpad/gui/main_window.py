@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._auto_load = load_model
         self._load_started = False
-        self._preview_block = np.ones((PREVIEW_SCALE, PREVIEW_SCALE), dtype=np.uint8)
+        self._prediction_style: tuple[bool, str] | None = None
         self._blank_preview = np.zeros((28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), dtype=np.uint8)
 
         self._build_ui()
@@ -585,11 +585,14 @@ class MainWindow(QMainWindow):
         self._show_prediction(prediction)
 
     def _set_prediction_text(self, text: str, big: bool, color: str = "") -> None:
-        font = QFont()
-        font.setPointSize(64 if big else 16)
-        font.setBold(big)
-        self.prediction_label.setFont(font)
-        self.prediction_label.setStyleSheet(f"color: {color};" if color else "color: gray;")
+        # A new font or style sheet re-polishes the label: only when they change.
+        if self._prediction_style != (big, color):
+            self._prediction_style = (big, color)
+            font = QFont()
+            font.setPointSize(64 if big else 16)
+            font.setBold(big)
+            self.prediction_label.setFont(font)
+            self.prediction_label.setStyleSheet(f"color: {color};" if color else "color: gray;")
         self.prediction_label.setText(text)
 
     def _show_pending(self) -> None:
@@ -629,7 +632,7 @@ class MainWindow(QMainWindow):
         else:
             small = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5
             # Nearest-neighbour enlargement, so each model pixel stays a crisp square.
-            pixels = np.ascontiguousarray(np.kron(small.astype(np.uint8), self._preview_block))
+            pixels = small.astype(np.uint8).repeat(PREVIEW_SCALE, axis=0).repeat(PREVIEW_SCALE, axis=1)
         height, width = pixels.shape
         qimage = QImage(pixels.data, width, height, width, QImage.Format.Format_Grayscale8)
         self.preview.setPixmap(QPixmap.fromImage(qimage))

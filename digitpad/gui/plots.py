@@ -53,8 +53,9 @@ class ProbabilityBars(pg.PlotWidget):
         plot.setYRange(0, 1.2, padding=0)
 
         self._values = np.zeros(10)
+        self._brushes = {color.name(): pg.mkBrush(color) for color in (BAR_COLOR, HIGHLIGHT_COLOR, UNSURE_COLOR)}
         self._bars = pg.BarGraphItem(
-            x=np.arange(10), height=self._values, width=0.72, brushes=[BAR_COLOR] * 10, pen=pg.mkPen(None)
+            x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(None, False), pen=pg.mkPen(None)
         )
         plot.addItem(self._bars)
         label_font = QFont()
@@ -66,6 +67,16 @@ class ProbabilityBars(pg.PlotWidget):
             label.setPos(digit, 0)
             plot.addItem(label)
             self._labels.append(label)
+        # What each label shows now: a prediction changes few of them, and
+        # setting a TextItem's text or position costs a relayout.
+        self._label_texts = [""] * 10
+        self._label_heights = [0.0] * 10
+
+    def _brush_list(self, highlight: int | None, unsure: bool) -> list:
+        brushes = [self._brushes[BAR_COLOR.name()]] * 10
+        if highlight is not None:
+            brushes[highlight] = self._brushes[(UNSURE_COLOR if unsure else HIGHLIGHT_COLOR).name()]
+        return brushes
 
     def values(self) -> np.ndarray:
         return self._values.copy()
@@ -74,16 +85,19 @@ class ProbabilityBars(pg.PlotWidget):
         """Show ``probabilities`` (0..1); ``None`` empties the bars."""
         if probabilities is None:
             self._values = np.zeros(10)
-            brushes = [BAR_COLOR] * 10
+            highlight = None
         else:
             self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
-            brushes = [BAR_COLOR] * 10
-            if highlight is not None:
-                brushes[highlight] = UNSURE_COLOR if unsure else HIGHLIGHT_COLOR
-        self._bars.setOpts(height=self._values, brushes=brushes)
+        self._bars.setOpts(height=self._values, brushes=self._brush_list(highlight, unsure))
         for digit, (label, value) in enumerate(zip(self._labels, self._values)):
-            label.setText("" if probabilities is None else f"{value * 100:.0f}%")
-            label.setPos(digit, value + 0.02)
+            text = "" if probabilities is None else f"{value * 100:.0f}%"
+            if text != self._label_texts[digit]:
+                label.setText(text)
+                self._label_texts[digit] = text
+            height = float(value) + 0.02
+            if abs(height - self._label_heights[digit]) > 1e-3:  # a thousandth of the axis: under a pixel
+                label.setPos(digit, height)
+                self._label_heights[digit] = height
 
 
 class MetricsPlot(pg.PlotWidget):
