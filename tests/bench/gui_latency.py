@@ -309,9 +309,16 @@ def main() -> int:
     parser.add_argument("--no-strokes", action="store_true", help="only the lateness probe, no drawing")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--trainer-nice", type=int,
+                        help="override digitpad.gui.worker.TRAINER_NICENESS (to compare priorities)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another copy of the code: run it and this checkout alternately, each in its own process")
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: how many alternating pairs")
     args = parser.parse_args()
     if args.train_seconds > 20.0:
         parser.error("--train-seconds is at most 20 (training on full MNIST is kept short here)")
+    if args.baseline:
+        return compare(args)
 
     workdir = Path(tempfile.mkdtemp(prefix="digitpad-gui-latency-"))
     try:
@@ -319,6 +326,40 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+KEY_FIGURES = [
+    ("idle", "paint_p95", "stroke→bars p95, idle (ms)"),
+    ("training (all)", "paint_p95", "stroke→bars p95, training (ms)"),
+    ("training (all)", "cpu_p50", "release→signal GUI CPU p50, training (ms)"),
+    ("training (all)", "lateness_p99", "lateness p99, training (ms)"),
+    ("training (all)", "lateness_max", "lateness max, training (ms)"),
+]
+
+
+def compare(args) -> int:
+    """Run the baseline code and this checkout alternately, each in a fresh process, and compare."""
+    versions = {f"baseline {args.baseline}": args.baseline.resolve(), "this checkout": None}
+    passed = [a for a in sys.argv[1:] if a not in ("--baseline", str(args.baseline), "--rounds", str(args.rounds))]
+    results: dict[str, list[dict]] = {name: [] for name in versions}
+    with tempfile.TemporaryDirectory(prefix="digitpad-gui-latency-cmp-") as folder:
+        for round_ in range(args.rounds):
+            for name, code in versions.items():
+                out = Path(folder) / f"{round_}-{len(results[name])}-{code is None}.json"
+                env = dict(os.environ, **({"PYTHONPATH": str(code)} if code else {}))
+                print(f"--- round {round_ + 1}: {name}", flush=True)
+                subprocess.run([sys.executable, __file__, *passed, "--json", str(out)], env=env, check=True)
+                results[name].append(json.loads(out.read_text()))
+    print("\n=== side by side (median over rounds) ===")
+    print(f"{'':<44}" + "".join(f"{name[:28]:>30}" for name in versions) + f"{'ratio':>8}")
+    for phase, key, label in KEY_FIGURES + [(None, "batches_per_s", "training batches/s in the window")]:
+        values = []
+        for name in versions:
+            runs = results[name]
+            figures = [r["batches_per_s"] if phase is None else r["rows"][phase][key] for r in runs]
+            values.append(float(np.median(figures)))
+        print(f"{label:<44}" + "".join(f"{v:>30.2f}" for v in values) + f"{values[0] / values[1]:>8.2f}")
+    return 0
 
 
 def measure(args, workdir: Path) -> int:
@@ -337,6 +378,10 @@ def measure(args, workdir: Path) -> int:
     from digitpad.gui.threads import running_threads
 
     qt_app = gui_app.create_application([])
+    if args.trainer_nice is not None:
+        from digitpad.gui import worker as worker_module
+
+        worker_module.TRAINER_NICENESS = args.trainer_nice
     recorder = Recorder()
     hook_bar_paints(recorder)
     from digitpad.gui.main_window import MainWindow
@@ -382,6 +427,7 @@ def measure(args, workdir: Path) -> int:
         def on_batch(progress, _points):
             if ready["first_batch"] is None:
                 ready["first_batch"] = time.perf_counter()
+                ready["first_step"] = progress.global_step
             ready["steps"] = progress.global_step
 
         worker.batch_progressed.connect(on_batch)
@@ -420,10 +466,11 @@ def measure(args, workdir: Path) -> int:
 
     batch_size = window.batch_spin.value()
     training_seconds = train_end - first if ready["first_batch"] else 0.0
+    rate = (steps_in_window - ready.get("first_step", 0)) / training_seconds if training_seconds else 0.0
     print(f"model: {model_note}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
     print(f"training: data loaded {((ready['data_loaded'] or train_end) - train_start):.2f} s after the click; "
           f"{steps_in_window} batches of {batch_size} in the window "
-          f"({steps_in_window / training_seconds if training_seconds else 0:.1f} batches/s); "
+          f"({rate:.1f} batches/s once started); "
           f"Stop to training_ended {stop_to_end:.2f} s; {player.digits} digits drawn")
     print_table(rows)
     training = rows["training (all)"]
@@ -440,6 +487,7 @@ def measure(args, workdir: Path) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "rows": rows, "steps": steps_in_window, "training_seconds": training_seconds,
+            "batches_per_s": rate,
             "stop_to_end": stop_to_end, "verdicts": verdicts, "model": model_note,
         }, indent=2))
     return 1 if leftover else 0
