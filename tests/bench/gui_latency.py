@@ -25,6 +25,7 @@ so the training phase starts by decoding the .gz files).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -98,12 +99,22 @@ def prepare_model(checkpoint: Path | None) -> str:
 
 
 class Recorder:
-    """Timestamps (time.perf_counter, s) of probe ticks, releases, signals and bar paints."""
+    """Timestamps (time.perf_counter, s) of probe ticks, releases, signals, bar paints and GC passes."""
 
     def __init__(self) -> None:
+        self.gc_passes: list[tuple[float, float, int]] = []  # (end, duration s, generation)
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         self.probe: list[tuple[float, float]] = []  # (when, lateness s)
         self.strokes: list[dict] = []  # {"release", "signal", "paint", "cpu"}
         self._armed: dict | None = None
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            now = time.perf_counter()
+            self.gc_passes.append((now, now - self._gc_started, info["generation"]))
 
     def release_sent(self, when: float) -> None:
         self._armed = {"release": when, "signal": None, "paint": None, "cpu": time.thread_time()}
@@ -260,6 +271,7 @@ def summarize(recorder: Recorder, start: float, end: float) -> dict:
     to_signal = [(s["signal"] - s["release"]) * 1000 for s in strokes]
     to_paint = [(s["paint"] - s["release"]) * 1000 for s in strokes if s["paint"] is not None]
     cpu = [s["cpu"] * 1000 for s in strokes]
+    gc_ms = [duration * 1000 for when, duration, _gen in recorder.gc_passes if start <= when < end]
     return {
         "seconds": end - start,
         "probes": len(lateness),
@@ -276,6 +288,8 @@ def summarize(recorder: Recorder, start: float, end: float) -> dict:
         "paint_max": max(to_paint) if to_paint else float("nan"),
         "cpu_p50": percentile(cpu, 50),
         "cpu_p95": percentile(cpu, 95),
+        "gc_passes": len(gc_ms),
+        "gc_max": max(gc_ms) if gc_ms else 0.0,
     }
 
 
@@ -283,7 +297,7 @@ def print_table(rows: dict[str, dict]) -> None:
     header = (
         f"{'phase':<16}{'s':>5}{'probes':>8}{'late p50':>9}{'p95':>7}{'p99':>7}{'max':>8}"
         f"{'strokes':>9}{'→signal p50':>13}{'p95':>7}{'max':>7}{'→paint p50':>12}{'p95':>7}{'max':>7}"
-        f"{'cpu p50':>9}{'p95':>6}"
+        f"{'cpu p50':>9}{'p95':>6}{'gc n':>6}{'max':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -292,11 +306,11 @@ def print_table(rows: dict[str, dict]) -> None:
             f"{name:<16}{r['seconds']:>5.1f}{r['probes']:>8}{r['lateness_p50']:>9.1f}{r['lateness_p95']:>7.1f}"
             f"{r['lateness_p99']:>7.1f}{r['lateness_max']:>8.1f}{r['strokes']:>9}{r['signal_p50']:>13.2f}"
             f"{r['signal_p95']:>7.2f}{r['signal_max']:>7.1f}{r['paint_p50']:>12.2f}{r['paint_p95']:>7.2f}"
-            f"{r['paint_max']:>7.1f}{r['cpu_p50']:>9.2f}{r['cpu_p95']:>6.2f}"
+            f"{r['paint_max']:>7.1f}{r['cpu_p50']:>9.2f}{r['cpu_p95']:>6.2f}{r['gc_passes']:>6}{r['gc_max']:>6.1f}"
         )
     print("(all times in ms; lateness = how late a 5 ms timer fired; →signal / →paint = from a stroke's "
           "release to prediction_updated / to the end of the bars' next paint; cpu = the GUI thread's CPU time "
-          "from release to signal)")
+          "from release to signal; gc = the garbage collector's passes, any thread)")
 
 
 def main() -> int:
@@ -350,7 +364,7 @@ def compare(args) -> int:
                 print(f"--- round {round_ + 1}: {name}", flush=True)
                 subprocess.run([sys.executable, __file__, *passed, "--json", str(out)], env=env, check=True)
                 results[name].append(json.loads(out.read_text()))
-    print("\n=== side by side (median over rounds) ===")
+    print("\n=== side by side (median over rounds; ratio = baseline / this checkout) ===")
     print(f"{'':<44}" + "".join(f"{name[:28]:>30}" for name in versions) + f"{'ratio':>8}")
     for phase, key, label in KEY_FIGURES + [(None, "batches_per_s", "training batches/s in the window")]:
         values = []
@@ -455,6 +469,7 @@ def measure(args, workdir: Path) -> int:
     loaded = ready["data_loaded"] or train_end
     rows["· loading data"] = summarize(recorder, train_start, min(loaded, train_end))
     first = ready["first_batch"] or train_end
+    rows["· first steps"] = summarize(recorder, min(loaded, train_end), first)
     rows["· training steps"] = summarize(recorder, first, train_end)
     rows["stopping"] = summarize(recorder, train_end, stopped_end)
 
