@@ -46,7 +46,7 @@ class DigitCNN(nn.Module):
     learning rate converge in one or two epochs.
     """
 
-    def __init__(self, channels: tuple[int, int] = (32, 64), drop_p: float = 0.5, hidden: int = 128):
+    def __init__(self, channels: tuple[int, int] = (16, 32), drop_p: float = 0.5, hidden: int = 128):
         super().__init__()
         first, second = channels
         self.conv1 = nn.Conv2d(1, first, kernel_size=5, padding=2, bias=False)
