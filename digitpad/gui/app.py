@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from digitpad import __version__, paths
-from digitpad.gui import settings, startup_trace
+from digitpad.gui import collector, settings, startup_trace
 
 ICON_NAME = "icon.png"
 
@@ -51,11 +51,13 @@ def _close_on_ctrl_c(window) -> QTimer:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the exit status."""
     startup_trace.mark("app_main")
-    app = create_application(argv)
-    from digitpad.gui.main_window import MainWindow
+    # The imports and widgets make many objects; no collector passes meanwhile (see collector.py).
+    with collector.paused_and_frozen():
+        app = create_application(argv)
+        from digitpad.gui.main_window import MainWindow
 
-    window = MainWindow()
-    window.show()
+        window = MainWindow()
+        window.show()
     startup_trace.mark("window_shown")
     if startup_trace.enabled():
         startup_trace.install(window)
