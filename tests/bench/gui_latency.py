@@ -504,6 +504,8 @@ def measure(args, workdir: Path) -> int:
             "rows": rows, "steps": steps_in_window, "training_seconds": training_seconds,
             "batches_per_s": rate,
             "stop_to_end": stop_to_end, "verdicts": verdicts, "model": model_note,
+            "strokes": [{key: value for key, value in stroke.items()} for stroke in recorder.strokes],
+            "phases": {"idle": [idle_start, idle_end], "training": [train_start, train_end]},
         }, indent=2))
     return 1 if leftover else 0
 
