@@ -103,7 +103,8 @@ class ProbabilityBars(QWidget):
             for digit in range(10):
                 centre = (digit + 0.6) * slot
                 height = self._values[digit] / self.TOP * plot_height
-                painter.fillRect(QRectF(centre - bar_width / 2, baseline - height, bar_width, height), self.bar_color(digit))
+                bar = QRectF(centre - bar_width / 2, baseline - height, bar_width, height)
+                painter.fillRect(bar, self.bar_color(digit))
                 if self._texts[digit]:
                     painter.drawText(
                         QRectF(centre - slot / 2, baseline - height - label_height - 5, slot, label_height),

@@ -430,8 +430,6 @@ def measure(args, workdir: Path) -> int:
     rows["idle"] = summarize(recorder, idle_start, idle_end)
 
     # ---- training, started with the real button
-    from digitpad.gui.worker import TrainingWorker  # noqa: F401  (already imported by the window)
-
     def on_started():
         worker = window._worker
         if worker is None:
