@@ -1,10 +1,7 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.server
 import struct
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fake_mirror import FakeMirror, mnist_gz_files
 from mnist_fakes import fake_digits, make_fake_mnist, write_idx
 from digitpad import data, paths
 from digitpad.config import MNIST_MEAN, MNIST_STD
@@ -264,52 +262,10 @@ def test_validation_split_leaves_most_of_a_small_set_for_training():
 # --- download ----------------------------------------------------------------------------------------
 
 
-class _Mirror:
-    """A local HTTP server playing a download mirror; ``truncate`` names files it cuts off halfway."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files = files
-        self.truncate: set[str] = set()
-        self.requests: list[str] = []
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                mirror.requests.append(name)
-                body = mirror.files.get(name)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if name in mirror.truncate else body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def mirror_files(tmp_path) -> dict[str, bytes]:
-    source = tmp_path / "mirror-source"
-    make_fake_mnist(source)
-    return {path.name: path.read_bytes() for path in source.glob("*.gz")}
-
-
-@pytest.fixture
-def mirror(mirror_files, monkeypatch, allow_small_mnist):
-    server = _Mirror(mirror_files)
-    sources = [(name, hashlib.md5(body).hexdigest()) for name, body in sorted(mirror_files.items())]
+def mirror(tmp_path, monkeypatch, allow_small_mnist):
+    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
+    sources = server.sources()
     monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], sources))
     yield server
     server.close()
@@ -337,7 +293,7 @@ def test_load_downloads_when_the_folder_is_empty(tmp_path, mirror):
 
 
 def test_an_interrupted_download_leaves_nothing_and_a_retry_works(tmp_path, mirror):
-    mirror.truncate.add("train-images-idx3-ubyte.gz")
+    mirror.cut.add("train-images-idx3-ubyte.gz")
     with pytest.raises(data.DataError) as caught:
         data.load_mnist(tmp_path)
     assert "Traceback" not in str(caught.value)
@@ -347,7 +303,7 @@ def test_an_interrupted_download_leaves_nothing_and_a_retry_works(tmp_path, mirr
     assert _leftovers(tmp_path) == []
     assert data.locate_mnist(tmp_path) is None
 
-    mirror.truncate.clear()
+    mirror.cut.clear()
     assert len(data.load_mnist(tmp_path).train_images) == 600
     assert mirror.requests.count("train-labels-idx1-ubyte.gz") == 1  # finished files are not fetched again
 
