@@ -1,7 +1,7 @@
-"""The ten probability bars (QPainter) and the live training curves (pyqtgraph).
+"""pyqtgraph widgets: the ten probability bars and the live training curves.
 
-Every plot item is created once; updates go through setData so a redraw never
-rebuilds the scene.
+Every plot item is created once; updates go through setOpts / setData so a
+redraw never rebuilds the scene.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
 BACKGROUND = QColor(255, 255, 255)
@@ -30,98 +30,74 @@ def _quiet_plot(plot: pg.PlotItem) -> None:
     plot.setMouseEnabled(x=False, y=False)
 
 
-class ProbabilityBars(QWidget):
-    """Ten bars, one per digit, labelled with their percentage.
-
-    Painted directly with QPainter: it changes with every prediction, and a
-    pyqtgraph scene took about 1.2 ms of the GUI thread per update and paint
-    (this takes about 0.2 ms). An update only stores the values and asks for
-    a repaint.
-    """
-
-    # The y axis runs to this, leaving headroom above a full bar for its label.
-    TOP = 1.2
-    BAR_WIDTH = 0.72  # of each digit's slot
+class ProbabilityBars(pg.PlotWidget):
+    """Ten bars, one per digit, labelled with their percentage."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, background=BACKGROUND)
         self.setObjectName("probabilities")
         self.setAccessibleName("Probabilities for digits 0 to 9")
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._values = np.zeros(10)
-        self._texts = [""] * 10
-        self._highlight: int | None = None
-        self._unsure = False
-        self._label_font = QFont()
-        self._label_font.setPointSize(8)
-        self._digit_font = QFont()
-        self._digit_font.setPointSize(11)
-        self._digit_font.setBold(True)
+        plot = self.getPlotItem()
+        _quiet_plot(plot)
+        plot.hideAxis("left")
+        bottom = plot.getAxis("bottom")
+        bottom.setTicks([[(d, str(d)) for d in range(10)]])
+        bottom.setPen(FOREGROUND)
+        bottom.setTextPen(FOREGROUND)
+        font = QFont()
+        font.setPointSize(11)
+        font.setBold(True)
+        bottom.setStyle(tickFont=font, tickLength=0)
+        plot.setXRange(-0.6, 9.6, padding=0)
+        # Headroom above a full bar for its label.
+        plot.setYRange(0, 1.2, padding=0)
 
-    def sizeHint(self) -> QSize:
-        return QSize(290, 220)
+        self._values = np.zeros(10)
+        self._brushes = {color.name(): pg.mkBrush(color) for color in (BAR_COLOR, HIGHLIGHT_COLOR, UNSURE_COLOR)}
+        self._bars = pg.BarGraphItem(
+            x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(None, False), pen=pg.mkPen(None)
+        )
+        plot.addItem(self._bars)
+        label_font = QFont()
+        label_font.setPointSize(8)
+        self._labels: list[pg.TextItem] = []
+        for digit in range(10):
+            label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
+            label.setFont(label_font)
+            label.setPos(digit, 0)
+            plot.addItem(label)
+            self._labels.append(label)
+        # What each label shows now: a prediction changes few of them, and
+        # setting a TextItem's text or position costs a relayout.
+        self._label_texts = [""] * 10
+        self._label_heights = [0.0] * 10
+
+    def _brush_list(self, highlight: int | None, unsure: bool) -> list:
+        brushes = [self._brushes[BAR_COLOR.name()]] * 10
+        if highlight is not None:
+            brushes[highlight] = self._brushes[(UNSURE_COLOR if unsure else HIGHLIGHT_COLOR).name()]
+        return brushes
 
     def values(self) -> np.ndarray:
         return self._values.copy()
-
-    def label_text(self, digit: int) -> str:
-        """The percentage shown above ``digit``'s bar ("" when the bars are empty)."""
-        return self._texts[digit]
-
-    def bar_color(self, digit: int) -> QColor:
-        if digit == self._highlight:
-            return UNSURE_COLOR if self._unsure else HIGHLIGHT_COLOR
-        return BAR_COLOR
 
     def set_probabilities(self, probabilities: Sequence[float] | None, highlight: int | None = None, unsure: bool = False) -> None:
         """Show ``probabilities`` (0..1); ``None`` empties the bars."""
         if probabilities is None:
             self._values = np.zeros(10)
-            self._texts = [""] * 10
-            self._highlight = None
+            highlight = None
         else:
             self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
-            self._texts = [f"{value * 100:.0f}%" for value in self._values]
-            self._highlight = highlight
-        self._unsure = bool(unsure)
-        self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        painter = QPainter(self)
-        try:
-            painter.fillRect(self.rect(), BACKGROUND)
-            digit_metrics = QFontMetrics(self._digit_font)
-            axis_height = digit_metrics.height() + 4
-            top = 4
-            plot_height = max(1, self.height() - axis_height - top)
-            baseline = top + plot_height
-            slot = self.width() / 10.2  # 10 slots and a little margin either side, like x = -0.6 .. 9.6
-            bar_width = slot * self.BAR_WIDTH
-            label_height = QFontMetrics(self._label_font).height()
-            painter.setFont(self._label_font)
-            painter.setPen(FOREGROUND)
-            for digit in range(10):
-                centre = (digit + 0.6) * slot
-                height = self._values[digit] / self.TOP * plot_height
-                bar = QRectF(centre - bar_width / 2, baseline - height, bar_width, height)
-                painter.fillRect(bar, self.bar_color(digit))
-                if self._texts[digit]:
-                    painter.drawText(
-                        QRectF(centre - slot / 2, baseline - height - label_height - 5, slot, label_height),
-                        Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
-                        self._texts[digit],
-                    )
-            painter.drawLine(QPointF(0, baseline), QPointF(self.width(), baseline))
-            painter.setFont(self._digit_font)
-            for digit in range(10):
-                centre = (digit + 0.6) * slot
-                painter.drawText(
-                    QRectF(centre - slot / 2, baseline + 2, slot, axis_height),
-                    Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                    str(digit),
-                )
-        finally:
-            painter.end()
+        self._bars.setOpts(height=self._values, brushes=self._brush_list(highlight, unsure))
+        for digit, (label, value) in enumerate(zip(self._labels, self._values)):
+            text = "" if probabilities is None else f"{value * 100:.0f}%"
+            if text != self._label_texts[digit]:
+                label.setText(text)
+                self._label_texts[digit] = text
+            height = float(value) + 0.02
+            if abs(height - self._label_heights[digit]) > 1e-3:  # a thousandth of the axis: under a pixel
+                label.setPos(digit, height)
+                self._label_heights[digit] = height
 
 
 class MetricsPlot(pg.PlotWidget):
