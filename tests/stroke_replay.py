@@ -67,23 +67,26 @@ def to_canvas_points(
     return [[tuple(target + (point - centre) * scale) for point in stroke] for stroke in strokes]
 
 
-def drag(widget, points: list[tuple[float, float]]) -> None:
-    """Press, move with the left button held (QTest's moves carry no button), release."""
-    from PySide6.QtCore import QEvent, QPointF, Qt
+def send_mouse_event(widget, kind, point: tuple[float, float], button, buttons) -> None:
+    """One real QMouseEvent at ``point`` (widget coordinates), delivered to ``widget``."""
+    from PySide6.QtCore import QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
+    local = QPointF(*point)
+    event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget, points: list[tuple[float, float]]) -> None:
+    """Press, move with the left button held (QTest's moves carry no button), release."""
+    from PySide6.QtCore import QEvent, Qt
+
     left, no_button = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-
-    def send(kind, point, button, buttons):
-        local = QPointF(*point)
-        event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(widget, event)
-
-    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    send_mouse_event(widget, QEvent.Type.MouseButtonPress, points[0], left, left)
     for point in points[1:]:
-        send(QEvent.Type.MouseMove, point, no_button, left)
-    send(QEvent.Type.MouseButtonRelease, points[-1], left, no_button)
+        send_mouse_event(widget, QEvent.Type.MouseMove, point, no_button, left)
+    send_mouse_event(widget, QEvent.Type.MouseButtonRelease, points[-1], left, no_button)
 
 
 def draw_sample(canvas, sequence: np.ndarray, rng: np.random.Generator | None = None) -> None:

@@ -3,16 +3,17 @@ real mouse strokes, and a guard that fails any test leaving a QThread or QTimer 
 
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPointF, QSettings, Qt, QTimer
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
+
+from mnist_fakes import MNIST_NAMES, write_idx
+from stroke_replay import drag as draw_stroke  # noqa: F401 (the tests' name for a real mouse drag)
+from stroke_replay import send_mouse_event as _send  # noqa: F401
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -79,14 +80,6 @@ def no_threads_or_timers_left(qapp):
 # -------------------------------------------------------------- tiny MNIST
 
 
-def _idx_images(images: np.ndarray) -> bytes:
-    return struct.pack(">IIII", 2051, len(images), 28, 28) + images.astype(np.uint8).tobytes()
-
-
-def _idx_labels(labels: np.ndarray) -> bytes:
-    return struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes()
-
-
 def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Easy, learnable 28x28 'digits': class k is a bar at a place of its own, plus noise."""
     rng = np.random.default_rng(seed)
@@ -104,18 +97,11 @@ def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def write_mnist(folder: Path, train_count: int = TRAIN_COUNT, test_count: int = TEST_COUNT) -> Path:
     """The four gzip IDX files, plain layout, with the standard names."""
-    folder.mkdir(parents=True, exist_ok=True)
-    train_images, train_labels = synthetic_digits(train_count, 1)
-    test_images, test_labels = synthetic_digits(test_count, 2)
-    files = {
-        "train-images-idx3-ubyte.gz": _idx_images(train_images),
-        "train-labels-idx1-ubyte.gz": _idx_labels(train_labels),
-        "t10k-images-idx3-ubyte.gz": _idx_images(test_images),
-        "t10k-labels-idx1-ubyte.gz": _idx_labels(test_labels),
-    }
-    for name, payload in files.items():
-        with gzip.open(folder / name, "wb", compresslevel=1) as stream:
-            stream.write(payload)
+    for split, count, seed in (("train", train_count, 1), ("test", test_count, 2)):
+        images, labels = synthetic_digits(count, seed)
+        images_name, labels_name = MNIST_NAMES[split]
+        write_idx(folder / images_name, images)
+        write_idx(folder / labels_name, labels)
     return folder
 
 
@@ -187,21 +173,6 @@ def window(qtbot, test_model_path):
 
 
 # ------------------------------------------------------------ mouse strokes
-
-
-def _send(widget: QWidget, kind: QEvent.Type, point: tuple[float, float], button, buttons) -> None:
-    local = QPointF(*point)
-    event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
-
-
-def draw_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
-    """Press, move with the left button held (in ``buttons``), release: real QMouseEvents."""
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    _send(widget, QEvent.Type.MouseButtonPress, points[0], left, left)
-    for point in points[1:]:
-        _send(widget, QEvent.Type.MouseMove, point, none, left)
-    _send(widget, QEvent.Type.MouseButtonRelease, points[-1], left, none)
 
 
 def seven(widget: QWidget, steps: int = 12) -> list[tuple[float, float]]:
