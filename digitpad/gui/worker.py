@@ -159,7 +159,7 @@ class TrainingWorker(QObject):
 
 
 def _limit_threads(training: Any) -> None:
-    """Leave a core for the GUI, using whatever policy training.py exposes.
+    """Leave a core for the GUI (training.training_threads).
 
     Reading the count first makes this thread's count its own (see
     model_loader.pin_torch_threads): the GUI thread's single-threaded
@@ -168,13 +168,7 @@ def _limit_threads(training: Any) -> None:
     import torch
 
     torch.get_num_threads()
-    configure = getattr(training, "configure_threads", None)
-    if callable(configure):
-        configure()
-        return
-    threads_for = getattr(training, "training_threads", None)
-    if callable(threads_for):
-        torch.set_num_threads(threads_for(True))
+    torch.set_num_threads(training.training_threads(leave_core_for_gui=True))
 
 
 def _lower_priority(niceness: int) -> None:
