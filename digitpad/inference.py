@@ -16,7 +16,7 @@ from digitpad.preprocess import normalize, to_mnist_image
 # Below this top probability the app says "unsure" rather than give a confident
 # wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py):
 # answers at or above it were right at least 99.5 % of the time.
-UNSURE_BELOW = 0.90
+UNSURE_BELOW = 0.98
 
 
 @dataclass(frozen=True)
