@@ -29,6 +29,10 @@ class LoadedModel:
 
     @property
     def name(self) -> str:
+        from digitpad import paths
+
+        if self.path is not None and Path(self.path) == paths.shipped_model_path():
+            return "the shipped model"
         return str(getattr(self.checkpoint, "name", "") or (self.path.stem if self.path else "model"))
 
     @property

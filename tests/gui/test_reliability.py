@@ -818,7 +818,7 @@ def test_a_broken_model_record_falls_back_to_the_shipped_model(qtbot, monkeypatc
         assert window.model().path == test_model_path
         message = window.statusBar().currentMessage()
         assert "shipped model" in message and "Traceback" not in message
-        assert "test-model" in window.model_label.text()
+        assert "Model in use: the shipped model" in window.model_label.text()
         assert_still_classifies(window, qtbot)
     finally:
         close_window(window)
