@@ -7,6 +7,7 @@ writes, ``os.open``), since the tests run as root, where permissions block nothi
 from __future__ import annotations
 
 import errno
+import gzip
 import io
 import os
 import tempfile
@@ -87,3 +88,15 @@ def refuse_new_files_in(patch: pytest.MonkeyPatch, folder: Path, error_number: i
 def hidden_leftovers(root: Path) -> list[Path]:
     """Temporary files (digitpad writes them as hidden .NAME.*.part/.tmp)."""
     return [path for path in Path(root).rglob("*") if path.name.startswith(".")]
+
+
+def truncate_file(path: Path) -> None:
+    """Cut a file off halfway, as an interrupted copy or download would."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def set_idx_magic(path: Path, magic: int) -> None:
+    """Rewrite a gzip IDX file's magic number (2049 labels, 2051 images)."""
+    payload = bytearray(gzip.decompress(path.read_bytes()))
+    payload[:4] = magic.to_bytes(4, "big")
+    path.write_bytes(gzip.compress(bytes(payload)))

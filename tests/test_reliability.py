@@ -6,7 +6,6 @@ and loses nothing. The map from the issue's items to tests is in tests/gui/test_
 from __future__ import annotations
 
 import errno
-import gzip
 import os
 import threading
 import time
@@ -20,7 +19,7 @@ from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_ba
 from digitpad import checkpoint, cli, data
 from digitpad.checkpoint import CheckpointError
 from fake_mirror import FakeMirror, mnist_gz_files
-from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in
+from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -192,19 +191,10 @@ def test_missing_files_with_no_network(tmp_path, monkeypatch, allow_small_mnist)
     assert data.locate_mnist(root) is None and hidden_leftovers(root) == []
 
 
-def _truncate_gz(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _wrong_magic(path: Path) -> None:
-    payload = bytearray(gzip.decompress(path.read_bytes()))
-    payload[:4] = (2049).to_bytes(4, "big")  # a label file's magic where images belong
-    path.write_bytes(gzip.compress(bytes(payload)))
-
-
 DATA_FAULTS = {
-    "truncated .gz": ("train-images-idx3-ubyte.gz", _truncate_gz, "truncated"),
-    "wrong IDX magic": ("t10k-images-idx3-ubyte.gz", _wrong_magic, "magic number 2049"),
+    "truncated .gz": ("train-images-idx3-ubyte.gz", truncate_file, "truncated"),
+    # a label file's magic where images belong
+    "wrong IDX magic": ("t10k-images-idx3-ubyte.gz", lambda path: set_idx_magic(path, 2049), "magic number 2049"),
     "only some files": ("t10k-labels-idx1-ubyte.gz", Path.unlink, "t10k-labels-idx1-ubyte is missing"),
 }
 

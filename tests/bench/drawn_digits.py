@@ -101,8 +101,8 @@ def main() -> int:
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
           f"pen width {DEFAULT_PEN_WIDTH:g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     print()
-    print(f"| method | accuracy |")
-    print(f"| --- | --- |")
+    print("| method | accuracy |")
+    print("| --- | --- |")
     print(f"| digitpad (crop, fit 20x20, centre of mass) | {app_right.mean():.2%} |")
     print(f"| naive resize of the canvas to 28x28 | {(naive_predictions == truth).mean():.2%} |")
     print()

@@ -113,7 +113,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox, QP
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from fake_mirror import FakeMirror, mnist_gz_files
-from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in
+from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 from digitpad.gui import settings as keys
 
 from .conftest import (
@@ -379,21 +379,9 @@ def test_a_model_opened_while_the_data_folder_is_read_only_is_used(window, qtbot
 # --------------------------------------------------------------------------------------- data
 
 
-def _truncate_gz(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _wrong_magic(path: Path) -> None:
-    import gzip
-
-    payload = bytearray(gzip.decompress(path.read_bytes()))
-    payload[:4] = (1234).to_bytes(4, "big")
-    path.write_bytes(gzip.compress(bytes(payload)))
-
-
 BROKEN_DATA = {
-    "truncated .gz": ("train-images-idx3-ubyte.gz", _truncate_gz, "truncated"),
-    "wrong IDX magic": ("t10k-labels-idx1-ubyte.gz", _wrong_magic, "magic number 1234"),
+    "truncated .gz": ("train-images-idx3-ubyte.gz", truncate_file, "truncated"),
+    "wrong IDX magic": ("t10k-labels-idx1-ubyte.gz", lambda path: set_idx_magic(path, 1234), "magic number 1234"),
     "only some files": ("train-labels-idx1-ubyte.gz", Path.unlink, "train-labels-idx1-ubyte is missing"),
 }
 
