@@ -614,7 +614,7 @@ class MainWindow(QMainWindow):
         digit = int(prediction.digit)
         probabilities = np.asarray(prediction.probabilities, dtype=float)
         if prediction.unsure:
-            runner_up = int(np.argsort(probabilities)[-2])
+            runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
             self.confidence_label.setText(
                 f"unsure: {prediction.confidence * 100:.0f} %\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"

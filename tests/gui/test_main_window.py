@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from digitpad.gui import settings as keys
+from digitpad.inference import Prediction
 
 from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, one, seven
-
-pytest.importorskip("digitpad.inference")
 
 
 def prediction_text(window) -> str:
@@ -128,9 +125,8 @@ def test_keyboard_shortcuts(window, qtbot):
 
 def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypatch):
     probabilities = np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02])
-    unsure = SimpleNamespace(
-        digit=7, confidence=0.6, probabilities=probabilities, unsure=True, model_input=np.zeros((28, 28), np.float32)
-    )
+    unsure = Prediction(digit=7, confidence=0.6, probabilities=probabilities, model_input=np.zeros((28, 28), np.float32))
+    assert unsure.unsure
     monkeypatch.setattr(window.model().classifier, "predict", lambda image, **options: unsure)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
