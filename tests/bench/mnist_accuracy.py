@@ -10,29 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_MNIST = REPO_ROOT.parent / "shared" / "mnist"
-ACCURACY = re.compile(r"test accuracy: ([0-9.]+)")
+from bench_process import SHARED_MNIST, isolated_env, run_timed
+
 TARGETS = {"shipped": 0.993, "cnn": 0.990, "mlp": 0.980}
-
-
-def run(command: list[str], env: dict) -> tuple[float, str]:
-    started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, env=env)
-    if completed.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{completed.stdout}\n{completed.stderr}")
-    return time.perf_counter() - started, completed.stdout
-
-
-def accuracy_of(output: str) -> float:
-    return float(ACCURACY.search(output).group(1))
 
 
 def main() -> int:
@@ -46,18 +30,18 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="digitpad-bench-") as scratch_name:
         scratch = Path(scratch_name)
-        env = {**os.environ, "DIGITPAD_HOME": str(scratch / "home")}
-        env.pop("DIGITPAD_DATA_DIR", None)
+        env = isolated_env(scratch)
         shipped = paths.shipped_model_path()
-        _, output = run([sys.executable, "-m", "digitpad", "eval", "--checkpoint", str(shipped),
-                         "--data-dir", str(args.data_dir)], env)
-        rows.append(("shipped model (resources/model.pt)", accuracy_of(output), None, TARGETS["shipped"]))
+        _, accuracy, output = run_timed([sys.executable, "-m", "digitpad", "eval", "--checkpoint", str(shipped),
+                                         "--data-dir", str(args.data_dir)], env)
+        rows.append(("shipped model (resources/model.pt)", accuracy, None, TARGETS["shipped"]))
         print(output)
         if not args.skip_training:
             for arch in ("cnn", "mlp"):
-                seconds, output = run([sys.executable, "-m", "digitpad", "train", "--arch", arch,
-                                       "--data-dir", str(args.data_dir), "--out", str(scratch / f"{arch}.pt")], env)
-                rows.append((f"`digitpad train --arch {arch}` (defaults)", accuracy_of(output), seconds, TARGETS[arch]))
+                seconds, accuracy, _ = run_timed([sys.executable, "-m", "digitpad", "train", "--arch", arch,
+                                                  "--data-dir", str(args.data_dir), "--out", str(scratch / f"{arch}.pt")],
+                                                 env)
+                rows.append((f"`digitpad train --arch {arch}` (defaults)", accuracy, seconds, TARGETS[arch]))
 
     print(f"| model | MNIST test accuracy | target | training wall time ({os.cpu_count()} cores, whole process) |")
     print("| --- | --- | --- | --- |")

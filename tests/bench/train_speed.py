@@ -15,18 +15,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_MNIST = REPO_ROOT.parent / "shared" / "mnist"
+from bench_process import SHARED_MNIST, isolated_env, run_timed
 
 # The study note's training loop: per-item PIL transforms in a DataLoader, then
 # the note's own train and test loops around its Network class.
@@ -67,9 +63,6 @@ STUDY_NOTE_LOOP = textwrap.dedent(
     """
 )
 
-ACCURACY = re.compile(r"test accuracy: ([0-9.]+)")
-
-
 def stage_torchvision_layout(source: Path, target: Path) -> Path:
     """The note reads torchvision's layout: decompressed files under MNIST/raw."""
     raw = target / "MNIST" / "raw"
@@ -78,16 +71,6 @@ def stage_torchvision_layout(source: Path, target: Path) -> Path:
         with gzip.open(packed) as stream, open(raw / packed.name[:-3], "wb") as out:
             shutil.copyfileobj(stream, out)
     return target
-
-
-def timed(command: list[str], env: dict) -> tuple[float, float, str]:
-    started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{completed.stdout}\n{completed.stderr}")
-    match = ACCURACY.search(completed.stdout)
-    return elapsed, float(match.group(1)) if match else float("nan"), completed.stdout + completed.stderr
 
 
 def main() -> int:
@@ -102,19 +85,18 @@ def main() -> int:
         note_root = stage_torchvision_layout(args.data_dir, scratch / "note-data")
         note_script = scratch / "study_note_loop.py"
         note_script.write_text(STUDY_NOTE_LOOP)
-        env = {**os.environ, "DIGITPAD_HOME": str(scratch / "home")}
-        env.pop("DIGITPAD_DATA_DIR", None)
+        env = isolated_env(scratch)
         digitpad_train = [sys.executable, "-m", "digitpad", "train", "--arch", "mlp", "--hidden", "512,256",
                           "--dropout", "0.5", "--epochs", "1", "--data-dir", str(args.data_dir),
                           "--out", str(scratch / "mlp.pt")]
         # Warm both: the OS file cache for each, and digitpad's tensor cache (built once per data folder).
-        cold_digitpad, _, _ = timed(digitpad_train, env)
-        timed([sys.executable, str(note_script), str(note_root)], env)
+        cold_digitpad, _, _ = run_timed(digitpad_train, env)
+        run_timed([sys.executable, str(note_script), str(note_root)], env)
 
         note_runs, digitpad_runs = [], []
         for _ in range(args.repeats):
-            note_runs.append(timed([sys.executable, str(note_script), str(note_root)], env))
-            digitpad_runs.append(timed(digitpad_train, env))
+            note_runs.append(run_timed([sys.executable, str(note_script), str(note_root)], env))
+            digitpad_runs.append(run_timed(digitpad_train, env))
 
         note_time = statistics.median(run[0] for run in note_runs)
         digitpad_time = statistics.median(run[0] for run in digitpad_runs)
@@ -132,7 +114,7 @@ def main() -> int:
               + "; digitpad " + ", ".join(f"{r[0]:.2f}" for r in digitpad_runs))
 
         if not args.skip_cnn:
-            cnn_seconds, cnn_accuracy, output = timed(
+            cnn_seconds, cnn_accuracy, output = run_timed(
                 [sys.executable, "-m", "digitpad", "train", "--data-dir", str(args.data_dir),
                  "--out", str(scratch / "cnn.pt")], env)
             epochs = [line for line in output.splitlines() if "validation" in line]
