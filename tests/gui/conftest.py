@@ -172,6 +172,28 @@ def window(qtbot, test_model_path):
     close_window(main_window)
 
 
+# ------------------------------------------------------------ threads
+
+
+def run_on_thread(qtbot, job, name: str, timeout_ms: int = MODEL_TIMEOUT_MS, while_running=None) -> None:
+    """Run ``job.run`` on its own QThread, as the app does, and join the thread.
+
+    ``while_running`` is called once the thread has started (e.g. to request a stop).
+    Queued signals from the job are delivered before this returns.
+    """
+    from digitpad.gui.threads import new_thread
+
+    thread = new_thread(name)
+    job.moveToThread(thread)
+    thread.started.connect(job.run)
+    with qtbot.waitSignal(thread.finished, timeout=timeout_ms):
+        thread.start()
+        if while_running is not None:
+            while_running()
+    thread.wait()
+    qtbot.wait(1)
+
+
 # ------------------------------------------------------------ mouse strokes
 
 

@@ -26,10 +26,9 @@ from PySide6.QtCore import QObject, Slot
 
 import digitpad.gui
 from digitpad.gui import collector
-from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
 
-from .conftest import MODEL_TIMEOUT_MS, TRAIN_TIMEOUT_MS, draw_stroke, seven
+from .conftest import TRAIN_TIMEOUT_MS, draw_stroke, run_on_thread, seven
 
 TIMEOUT_S = 120
 
@@ -166,13 +165,7 @@ def test_startup_model_loading_runs_with_the_collector_paused(qtbot):
         states.append((gc.isenabled(), collector.is_paused()))
         raise ValueError("no model here")
 
-    loader = ModelLoader(load)
-    thread = new_thread("test-loader")
-    loader.moveToThread(thread)
-    thread.started.connect(loader.run)
-    with qtbot.waitSignal(thread.finished, timeout=10_000):
-        thread.start()
-    thread.wait()
+    run_on_thread(qtbot, ModelLoader(load), "test-loader", 10_000)
     assert states == [(False, True)]
     assert gc.isenabled()
 
@@ -342,11 +335,5 @@ class _Recorder(QObject):
 
 def _run_worker(qtbot, worker: TrainingWorker) -> _Recorder:
     recorder = _Recorder(worker)
-    thread = new_thread("test-training")
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    with qtbot.waitSignal(thread.finished, timeout=MODEL_TIMEOUT_MS):
-        thread.start()
-    thread.wait()
-    qtbot.wait(1)
+    run_on_thread(qtbot, worker, "test-training")
     return recorder

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QObject, Slot
 
-from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
+
+from .conftest import run_on_thread
 
 training = pytest.importorskip("digitpad.training")
 
@@ -55,15 +56,8 @@ class Recorder(QObject):
 
 def run_worker(qtbot, worker: TrainingWorker, before_wait=None) -> Recorder:
     recorder = Recorder(worker)
-    thread = new_thread("test-training")
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    with qtbot.waitSignal(thread.finished, timeout=60_000):
-        thread.start()
-        if before_wait is not None:
-            before_wait(recorder)
-    thread.wait()
-    qtbot.wait(1)  # deliver the queued signals
+    run_on_thread(qtbot, worker, "test-training", 60_000,
+                  while_running=None if before_wait is None else lambda: before_wait(recorder))
     return recorder
 
 
