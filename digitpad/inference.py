@@ -65,8 +65,12 @@ class Classifier:
 
     @property
     def test_accuracy(self) -> float | None:
-        value = self.metrics.get("test_accuracy")
-        return None if value is None else float(value)
+        """The MNIST test accuracy the model carries, or None if it was never measured."""
+        try:
+            value = float(self.metrics.get("test_accuracy"))
+        except (TypeError, ValueError):
+            return None
+        return value if value == value else None  # NaN: never tested
 
     def describe(self) -> str:
         accuracy = self.test_accuracy

@@ -41,13 +41,7 @@ class LoadedModel:
 
     @property
     def test_accuracy(self) -> float | None:
-        metrics = getattr(self.checkpoint, "metrics", None) or {}
-        value = metrics.get("test_accuracy")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return None
-        return value if value == value else None  # NaN: never tested
+        return self.classifier.test_accuracy
 
     def describe(self) -> str:
         accuracy = self.test_accuracy
