@@ -14,6 +14,22 @@ from torch import nn
 from digitpad.config import INPUT_SIZE, NUM_CLASSES, ModelConfig
 
 
+class FastDropout(nn.Dropout):
+    """``nn.Dropout``'s maths with the mask drawn by ``torch.rand``.
+
+    On CPU, the ``bernoulli_`` that ``F.dropout`` draws its mask with is about
+    3x slower than ``torch.rand``, and took a third of the MLP's training step.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p >= 1.0:
+            return torch.zeros_like(x)
+        keep = torch.rand_like(x) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
 class Network(nn.Module):
     """The study note's feed-forward network.
 
@@ -27,7 +43,7 @@ class Network(nn.Module):
         layer_sizes = zip(hidden_layers[:-1], hidden_layers[1:])
         self.hidden_layers.extend([nn.Linear(h1, h2) for h1, h2 in layer_sizes])
         self.output = nn.Linear(hidden_layers[-1], output_size)
-        self.dropout = nn.Dropout(p=drop_p)
+        self.dropout = FastDropout(p=drop_p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.flatten(start_dim=1)
@@ -54,7 +70,7 @@ class DigitCNN(nn.Module):
         self.conv2 = nn.Conv2d(first, second, kernel_size=5, padding=2, bias=False)
         self.bn2 = nn.BatchNorm2d(second)
         self.fc1 = nn.Linear(second * 7 * 7, hidden)
-        self.dropout = nn.Dropout(p=drop_p)
+        self.dropout = FastDropout(p=drop_p)
         self.fc2 = nn.Linear(hidden, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

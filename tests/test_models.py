@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from digitpad.config import ConfigError, ModelConfig, TrainConfig
-from digitpad.models import DigitCNN, Network, build_model
+from digitpad.models import DigitCNN, FastDropout, Network, build_model
 
 
 @pytest.mark.parametrize("hidden", [[512, 256], [100], [64, 32, 16]])
@@ -31,6 +31,22 @@ def test_dropout_only_acts_in_training_mode():
     assert torch.equal(model(x), model(x))
     model.train()
     assert not torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_fast_dropout_drops_a_share_p_and_rescales_the_rest_like_nn_dropout(p):
+    torch.manual_seed(0)
+    x = torch.rand(400, 500) + 0.5  # no zeros of its own
+    x.requires_grad_(True)
+    out = FastDropout(p).train()(x)
+    dropped = out == 0
+    assert dropped.float().mean().item() == pytest.approx(p, abs=0.01)
+    torch.testing.assert_close(out[~dropped], x[~dropped] / (1 - p))
+    out.sum().backward()
+    # The gradient flows through the kept units only, scaled the same way.
+    torch.testing.assert_close(x.grad, (~dropped).float() / (1 - p))
+    assert torch.equal(FastDropout(p).eval()(x), x)
+    assert torch.equal(FastDropout(1.0).train()(x), torch.zeros_like(x))
 
 
 def test_cnn_outputs_log_probabilities():
