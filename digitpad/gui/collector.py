@@ -2,9 +2,7 @@
 
 A full collection walks every tracked object while holding the GIL, so every
 thread waits, the GUI thread included. Once torch is loaded the app tracks
-about 230,000 objects (a full pass: about 80 ms here), and torch.optim's first
-step imports torch._dynamo, which brings about 900 modules and collections of
-up to 150 ms while it does.
+about 230,000 objects (a full pass: about 80 ms here).
 
 So the app's big one-off loads (torch and the start-up model, then what
 training needs) run with the collector paused, and what they created is then

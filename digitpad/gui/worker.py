@@ -96,16 +96,14 @@ class TrainingWorker(QObject):
     # ------------------------------------------------------------------ steps
 
     def _run(self) -> None:
-        # Imports and first uses of torch.optim make many objects: pause the
-        # collector meanwhile, so no full pass holds the GIL against the GUI.
+        # Importing training makes many objects: pause the collector
+        # meanwhile, so no full pass holds the GIL against the GUI.
         with collector.paused_and_frozen():
             from digitpad import training
             from digitpad.data import DataError
 
             _limit_threads(training)
             _lower_priority(TRAINER_NICENESS)
-            if self._fit is None:
-                _warm_up_optimizer(training, self.config)
 
         fit = self._fit or training.fit
         load = self._load_data
@@ -180,25 +178,6 @@ def _lower_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + niceness))
     except OSError:  # not allowed here: train at the usual priority
         log.debug("could not lower the training thread's priority", exc_info=True)
-
-
-def _warm_up_optimizer(training: Any, config: Any) -> None:
-    """One step of the configured optimizer on a throwaway layer.
-
-    torch.optim imports torch._dynamo (about 900 modules, 1.7 s here) the first
-    time an optimizer steps; this makes that happen now, inside the caller's
-    paused collector, rather than during the first batch.
-    """
-    import torch
-
-    make_optimizer = getattr(training, "make_optimizer", None)
-    if not callable(make_optimizer):
-        return
-    layer = torch.nn.Linear(1, 1)
-    optimizer = make_optimizer(config, layer)
-    layer(torch.zeros(1, 1)).sum().backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
 
 
 def _fit_to_data(config: Any, train_count: int) -> Any:

@@ -170,23 +170,23 @@ def test_startup_model_loading_runs_with_the_collector_paused(qtbot):
     assert gc.isenabled()
 
 
-def test_training_imports_and_the_optimizers_first_step_run_with_the_collector_paused(qtbot, monkeypatch):
+def test_training_imports_run_with_the_collector_paused(qtbot, monkeypatch):
     from digitpad import training
     from digitpad.data import DataError
     from digitpad.gui import worker as worker_module
 
     states = []
-    real_warm_up = worker_module._warm_up_optimizer
+    real_limit_threads = worker_module._limit_threads
 
-    def warm_up(training_module, config):
+    def limit_threads(training_module):
         states.append((gc.isenabled(), collector.is_paused()))
-        real_warm_up(training_module, config)
+        real_limit_threads(training_module)
 
     def no_data(root, download=False, progress=None, should_stop=None):
         raise DataError("no data in this test")
 
-    monkeypatch.setattr(worker_module, "_warm_up_optimizer", warm_up)
-    worker = TrainingWorker(training.TrainConfig(), None, load_data=no_data)  # the real fit: warm-up runs
+    monkeypatch.setattr(worker_module, "_limit_threads", limit_threads)
+    worker = TrainingWorker(training.TrainConfig(), None, load_data=no_data)
     recorder = _run_worker(qtbot, worker)
     assert states == [(False, True)]
     assert gc.isenabled()
