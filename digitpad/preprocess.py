@@ -94,14 +94,16 @@ def ink_map(
 
 
 def _fit_in_box(ink: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(ink.any(axis=1))
-    cols = np.flatnonzero(ink.any(axis=0))
+    # Ink is never negative, so a row's maximum says whether it has any: faster than any() on floats.
+    rows = np.flatnonzero(ink.max(axis=1) > 0)
+    cols = np.flatnonzero(ink.max(axis=0) > 0)
     cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     height, width = cropped.shape
     scale = DIGIT_BOX / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # PIL widens its filter when shrinking, which is the antialiasing MNIST used.
-    resized = Image.fromarray(cropped.astype(np.float32), mode="F").resize(new_size, Image.Resampling.BILINEAR)
+    # A float32 array is PIL's mode "F" (naming the mode is deprecated and costs a warning each call).
+    resized = Image.fromarray(cropped.astype(np.float32)).resize(new_size, Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
@@ -125,14 +127,15 @@ def _place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
-def _ink_window(image: np.ndarray, light_ink: bool | None) -> tuple[tuple[slice, slice], tuple[float, float]] | None:
-    """Where the ink can be, found on the integer pixels of a grayscale image of known polarity.
+def _ink_window(image: np.ndarray, light_ink: bool | None) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The part of a grayscale integer image of known polarity where the ink can be.
 
-    Returns the rows and columns holding every pixel that ``ink_map`` could
-    count as ink, and the whole image's darkest and lightest luminance, so
-    that only that part needs converting to float: on the canvas that is most
-    of the work. None when there is no such shortcut (unknown polarity, colour,
-    float pixels, little contrast); the result is the same either way.
+    Returns that part's pixels, (h, w), and the whole image's darkest and
+    lightest pixel values: the window holds every pixel that ``ink_map``
+    could count as ink, so only it needs converting to float; on the canvas
+    that is most of the work. None when there is no such shortcut (unknown
+    polarity, colour, float pixels, little contrast); the result is the same
+    either way.
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -144,14 +147,39 @@ def _ink_window(image: np.ndarray, light_ink: bool | None) -> tuple[tuple[slice,
     if low < 0 or high - low <= MIN_CONTRAST * full_scale + 1:
         return None
     # ink_map keeps pixels beyond INK_THRESHOLD of the contrast; one level of
-    # slack covers its float rounding, so this mask holds all of them.
+    # slack covers its float rounding, so the window holds all of them.
     reach = int(INK_THRESHOLD * (high - low)) - 1
-    mask = array > low + reach if light_ink else array < high - reach
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    levels = to_grayscale(np.array([[low, high]], dtype=array.dtype))[0]
-    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    return window, (float(levels[0]), float(levels[1]))
+    # A row (column) holds ink where its extreme pixel passes the threshold: one
+    # reduction instead of a boolean mask of the whole image.
+    if light_ink:
+        threshold = low + reach
+        rows = np.flatnonzero(array.max(axis=1) > threshold)
+        band = array[rows[0] : rows[-1] + 1]
+        cols = np.flatnonzero(band.max(axis=0) > threshold)
+    else:
+        threshold = high - reach
+        rows = np.flatnonzero(array.min(axis=1) < threshold)
+        band = array[rows[0] : rows[-1] + 1]
+        cols = np.flatnonzero(band.min(axis=0) < threshold)
+    return band[:, cols[0] : cols[-1] + 1], (low, high)
+
+
+# The luminance of each value an 8-bit pixel can take.
+_GRAY_OF_BYTE = to_grayscale(np.arange(256, dtype=np.uint8).reshape(1, 256))[0]
+
+
+def _ink_of_window(pixels: np.ndarray, light_ink: bool, extremes: tuple[int, int]) -> np.ndarray:
+    """``ink_map(to_grayscale(pixels))`` for part of an image whose darkest and lightest pixel values are ``extremes``."""
+    if pixels.dtype == np.uint8:
+        # An 8-bit pixel has 256 possible values and the conversion treats each
+        # pixel on its own: convert the 256 values once and look the pixels up.
+        # The same float32 arithmetic on the same values, so the same result, with
+        # one pass over the window instead of nine (a large window's 0.8 ms becomes 0.3).
+        levels = (float(_GRAY_OF_BYTE[extremes[0]]), float(_GRAY_OF_BYTE[extremes[1]]))
+        ink_of_value = ink_map(_GRAY_OF_BYTE, light_ink, levels)
+        return np.take(ink_of_value, pixels)
+    levels = to_grayscale(np.array([extremes], dtype=pixels.dtype))[0]
+    return ink_map(to_grayscale(pixels), light_ink, (float(levels[0]), float(levels[1])))
 
 
 def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarray | None:
@@ -162,12 +190,11 @@ def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarr
     """
     shortcut = _ink_window(image, light_ink)
     if shortcut is not None:
-        window, levels = shortcut
-        array = np.asarray(image)
-        ink = ink_map(to_grayscale(array[window]), light_ink, levels)
+        pixels, extremes = shortcut
+        ink = _ink_of_window(pixels, bool(light_ink), extremes)
     else:
         ink = ink_map(to_grayscale(image), light_ink)
-    if not ink.any():
+    if ink.max() <= 0:  # ink is never negative: the same as not any(), in one fast pass
         return None
     digit = _fit_in_box(ink)
     if digit.sum() <= 0:
@@ -177,8 +204,11 @@ def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarr
 
 def normalize(mnist_image: np.ndarray) -> torch.Tensor:
     """A 28x28 [0, 1] image as the model's (1, 1, 28, 28) normalized input."""
-    pixels = torch.from_numpy(np.ascontiguousarray(mnist_image, dtype=np.float32))
-    return ((pixels - MNIST_MEAN) / MNIST_STD).reshape(1, 1, IMAGE_SIDE, IMAGE_SIDE)
+    # In NumPy rather than torch: the same float32 arithmetic, bit for bit, without
+    # torch's per-operation overhead (a third of the time on one small image).
+    pixels = np.asarray(mnist_image, dtype=np.float32)
+    normalized = (pixels - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
+    return torch.from_numpy(np.ascontiguousarray(normalized).reshape(1, 1, IMAGE_SIDE, IMAGE_SIDE))
 
 
 def to_model_input(image: np.ndarray, light_ink: bool | None = None) -> torch.Tensor | None:

@@ -102,6 +102,18 @@ def test_model_input_is_normalized_like_mnist():
     assert x.max().item() == pytest.approx((1 - MNIST_MEAN) / MNIST_STD, rel=1e-4)
 
 
+def test_normalizing_in_numpy_gives_torchs_float32_arithmetic_bit_for_bit():
+    from digitpad.preprocess import normalize
+
+    rng = np.random.default_rng(3)
+    for image in (rng.random((28, 28), dtype=np.float32), np.arange(784).reshape(28, 28) / 783.0, np.zeros((28, 28))):
+        pixels = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        expected = ((pixels - MNIST_MEAN) / MNIST_STD).reshape(1, 1, 28, 28)
+        result = normalize(image)
+        assert result.dtype == torch.float32 and result.shape == (1, 1, 28, 28)
+        assert torch.equal(result, expected)
+
+
 def test_unsupported_shapes_are_refused():
     with pytest.raises(ValueError):
         to_grayscale(np.zeros((4, 4, 2)))

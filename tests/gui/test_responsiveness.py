@@ -266,7 +266,8 @@ def test_the_canvas_image_is_converted_to_float_only_where_the_ink_can_be(monkey
 
 @pytest.mark.parametrize("light_ink", [True, False])
 def test_converting_only_the_ink_window_changes_no_result(light_ink):
-    """Against the plain path (whole image to float), bit for bit, on varied images."""
+    """Against the plain path (whole image to float), bit for bit, on varied images: 8-bit ones
+    (looked up per pixel value), a trailing channel axis, and 16-bit ones (converted per pixel)."""
     from digitpad import preprocess
 
     def plain(image):
