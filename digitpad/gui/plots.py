@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 BACKGROUND = QColor(255, 255, 255)
 FOREGROUND = QColor(70, 70, 70)
@@ -48,6 +48,9 @@ class ProbabilityBars(pg.PlotWidget):
         font.setPointSize(11)
         font.setBold(True)
         bottom.setStyle(tickFont=font, tickLength=0)
+        # The digits under the bars never change, but each new prediction repaints
+        # the area around them: keep the axis as a pixmap instead of redrawing its text.
+        bottom.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.setXRange(-0.6, 9.6, padding=0)
         # Headroom above a full bar for its label.
         plot.setYRange(0, 1.2, padding=0)
@@ -64,13 +67,19 @@ class ProbabilityBars(pg.PlotWidget):
         for digit in range(10):
             label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
             label.setFont(label_font)
+            # pyqtgraph items report each move to their view box for its auto-range;
+            # this plot's range is fixed, and without the reports a move costs a third.
+            label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
             label.setPos(digit, 0)
             plot.addItem(label)
             self._labels.append(label)
         # What each label shows now: a prediction changes few of them, and
-        # setting a TextItem's text or position costs a relayout.
+        # setting a TextItem's text or position costs a relayout. Empty bars hide
+        # the labels rather than blank them, so the next drawing's first
+        # prediction again changes only the labels that differ.
         self._label_texts = [""] * 10
         self._label_heights = [0.0] * 10
+        self._labels_shown = True
 
     def _brush_list(self, highlight: int | None, unsure: bool) -> list:
         brushes = [self._brushes[BAR_COLOR.name()]] * 10
@@ -85,12 +94,13 @@ class ProbabilityBars(pg.PlotWidget):
         """Show ``probabilities`` (0..1); ``None`` empties the bars."""
         if probabilities is None:
             self._values = np.zeros(10)
-            highlight = None
-        else:
-            self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
+            self._bars.setOpts(height=self._values, brushes=self._brush_list(None, False))
+            self._show_labels(False)
+            return
+        self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
         self._bars.setOpts(height=self._values, brushes=self._brush_list(highlight, unsure))
         for digit, (label, value) in enumerate(zip(self._labels, self._values)):
-            text = "" if probabilities is None else f"{value * 100:.0f}%"
+            text = f"{value * 100:.0f}%"
             if text != self._label_texts[digit]:
                 label.setText(text)
                 self._label_texts[digit] = text
@@ -98,6 +108,17 @@ class ProbabilityBars(pg.PlotWidget):
             if abs(height - self._label_heights[digit]) > 1e-3:  # a thousandth of the axis: under a pixel
                 label.setPos(digit, height)
                 self._label_heights[digit] = height
+        self._show_labels(True)
+
+    def _show_labels(self, shown: bool) -> None:
+        if shown != self._labels_shown:
+            for label in self._labels:
+                label.setVisible(shown)
+            self._labels_shown = shown
+
+    def label_texts(self) -> list[str]:
+        """What the ten labels show ("" where hidden)."""
+        return [label.textItem.toPlainText() if label.isVisible() else "" for label in self._labels]
 
 
 class MetricsPlot(pg.PlotWidget):

@@ -27,12 +27,29 @@ def test_bars_show_probabilities_and_highlight_the_top_one(bars):
     probabilities[3] = 0.82
     bars.set_probabilities(probabilities, highlight=3)
     assert bars.values() == pytest.approx(probabilities)
-    assert bars._labels[3].textItem.toPlainText() == "82%"
+    assert bars.label_texts()[3] == "82%" and bars.label_texts()[0] == "2%"
     brushes = bars._bars.opts["brushes"]
     assert brushes[3] != brushes[0]
     bars.set_probabilities(None)
     assert bars.values().sum() == 0
-    assert bars._labels[3].textItem.toPlainText() == ""
+    assert bars.label_texts() == [""] * 10
+    assert all(brush == brushes[0] for brush in bars._bars.opts["brushes"])
+    bars.set_probabilities(probabilities[::-1], highlight=6)
+    assert bars.label_texts()[6] == "82%" and bars.label_texts()[3] == "2%"
+
+
+def test_empty_bars_keep_their_labels_texts_so_the_next_prediction_changes_few(bars, monkeypatch):
+    first = np.full(10, 0.01)
+    first[7] = 0.91
+    bars.set_probabilities(first, highlight=7)
+    bars.set_probabilities(None)
+    changed = []
+    for label in bars._labels:
+        monkeypatch.setattr(label, "setText", lambda text, label=label: changed.append(text))
+    second = first.copy()
+    second[[7, 1]] = 0.46
+    bars.set_probabilities(second, highlight=7)
+    assert sorted(changed) == ["46%", "46%"]
 
 
 def test_bars_reuse_their_items(bars):
@@ -41,6 +58,16 @@ def test_bars_reuse_their_items(bars):
         probabilities = np.random.default_rng(k).dirichlet(np.ones(10))
         bars.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
     assert bars.getPlotItem().items == items_before
+
+
+def test_bars_repaint_cheaply(bars):
+    """The fixed axis is kept as a pixmap, and the labels' moves are not reported for auto-range."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    axis = bars.getPlotItem().getAxis("bottom")
+    assert axis.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
+    reports = QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+    assert not any(label.flags() & reports for label in bars._labels)
 
 
 def test_metrics_plot_grows_its_curves_in_place(metrics):
