@@ -15,7 +15,18 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QFontMetrics, QImage, QKeySequence, QPixmap, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QKeySequence,
+    QPalette,
+    QPixmap,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QButtonGroup,
@@ -59,6 +70,8 @@ from digitpad.gui.worker import TrainingWorker
 log = logging.getLogger(__name__)
 
 PREVIEW_SCALE = 5  # the 28x28 model input, shown nearest-neighbour at 140x140
+ANSWER_WIDTH = 150  # the predicted digit and the confidence text under it
+DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
 MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
@@ -234,7 +247,9 @@ class MainWindow(QMainWindow):
         self.canvas.stroke_finished.connect(self._predict_now)
         self.canvas.stroke_undone.connect(self._predict_now)
         self.canvas.cleared.connect(self._predict_now)
-        self.canvas.stroke_finished.connect(self._update_edit_buttons)
+        # Enabled as a stroke starts, not when it ends: the buttons' repaint then
+        # stays out of the way of the finished stroke's prediction.
+        self.canvas.stroke_started.connect(self._update_edit_buttons)
         self.canvas.stroke_undone.connect(self._update_edit_buttons)
         self.canvas.cleared.connect(self._update_edit_buttons)
         return group
@@ -266,8 +281,6 @@ class MainWindow(QMainWindow):
         self.prediction_label.setObjectName("prediction")
         self.prediction_label.setAccessibleName("Predicted digit")
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.prediction_label.setMinimumHeight(100)
-        self.prediction_label.setMinimumWidth(150)
         self.confidence_label = QLabel()
         self.confidence_label.setObjectName("confidence")
         self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -275,7 +288,10 @@ class MainWindow(QMainWindow):
         confidence_font = QFont()
         confidence_font.setPointSize(12)
         self.confidence_label.setFont(confidence_font)
-        self.confidence_label.setMinimumHeight(QFontMetrics(confidence_font).lineSpacing() * 2 + 2)
+        # Fixed sizes: a QLabel whose size may change has the window lay itself
+        # out again after every new text, on the way to painting the bars.
+        self.prediction_label.setFixedSize(ANSWER_WIDTH, DIGIT_HEIGHT)
+        self.confidence_label.setFixedSize(ANSWER_WIDTH, QFontMetrics(confidence_font).lineSpacing() * 2 + 2)
         answer.addStretch(1)
         answer.addWidget(self.prediction_label)
         answer.addWidget(self.confidence_label)
@@ -585,14 +601,17 @@ class MainWindow(QMainWindow):
         self._show_prediction(prediction)
 
     def _set_prediction_text(self, text: str, big: bool, color: str = "") -> None:
-        # A new font or style sheet re-polishes the label: only when they change.
+        # A new font or colour only when they change. The colour goes through the
+        # palette: a style sheet would re-polish the label each time.
         if self._prediction_style != (big, color):
             self._prediction_style = (big, color)
             font = QFont()
             font.setPointSize(64 if big else 16)
             font.setBold(big)
             self.prediction_label.setFont(font)
-            self.prediction_label.setStyleSheet(f"color: {color};" if color else "color: gray;")
+            palette = self.prediction_label.palette()
+            palette.setColor(QPalette.ColorRole.WindowText, QColor(color or "gray"))
+            self.prediction_label.setPalette(palette)
         self.prediction_label.setText(text)
 
     def _show_pending(self) -> None:
@@ -645,11 +664,11 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_edit_buttons(self) -> None:
-        has_strokes = self.canvas.stroke_count() > 0
-        self.undo_button.setEnabled(has_strokes)
-        self.clear_button.setEnabled(has_strokes)
+        has_ink = not self.canvas.is_empty()
+        self.undo_button.setEnabled(has_ink)
+        self.clear_button.setEnabled(has_ink)
         if hasattr(self, "undo_action"):
-            self.undo_action.setEnabled(has_strokes)
+            self.undo_action.setEnabled(has_ink)
 
     # =============================================================== training
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from digitpad.gui import settings as keys
+from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 
 from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, one, seven
@@ -99,6 +101,21 @@ def test_clear_and_undo(window, qtbot):
     assert not clear_button.isEnabled()
 
 
+def test_the_edit_buttons_are_enabled_as_the_first_stroke_starts(window):
+    """Not at its release, where their repaint would delay the prediction's."""
+    from .conftest import _send
+
+    canvas = window.canvas
+    left = Qt.MouseButton.LeftButton
+    assert not window.undo_button.isEnabled() and not window.clear_button.isEnabled()
+    _send(canvas, QEvent.Type.MouseButtonPress, (40, 40), left, left)
+    assert window.undo_button.isEnabled() and window.clear_button.isEnabled()
+    _send(canvas, QEvent.Type.MouseButtonRelease, (40, 40), left, Qt.MouseButton.NoButton)
+    assert window.undo_button.isEnabled() and window.clear_button.isEnabled()
+    canvas.undo()
+    assert not window.undo_button.isEnabled() and not window.clear_button.isEnabled()
+
+
 def test_keyboard_shortcuts(window, qtbot):
     assert window.undo_action.shortcut().toString() == "Ctrl+Z"
     assert {s.toString() for s in window.clear_action.shortcuts()} >= {"Esc", "Del"}
@@ -132,6 +149,7 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
         draw_stroke(window.canvas, seven(window.canvas))
     assert prediction_text(window) == "7?"
     assert "maybe 1" in window.confidence_label.text()
+    assert window.prediction_label.palette().color(QPalette.ColorRole.WindowText) == UNSURE_COLOR
 
 
 def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):

@@ -5,8 +5,9 @@ Here: training progress reaches the plot as a few coalesced updates carrying eve
 point, through items made once; predictions on the GUI thread run under inference_mode
 with one torch thread while the trainer keeps its own count; the big one-off loads run
 with the garbage collector paused and leave their objects frozen; the canvas's image is
-converted to float only where the ink can be; the window is painted before torch has
-loaded; and no GUI module imports torch when it is imported.
+converted to float only where the ink can be; a new prediction repaints without laying
+out the window; the window is painted before torch has loaded; and no GUI module imports
+torch when it is imported.
 """
 
 from __future__ import annotations
@@ -240,6 +241,44 @@ def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_po
     assert updates["setData"] < 150
     assert plot.train_curve is curve
     assert plot.getPlotItem().items == items_before
+
+
+# ----------------------------------------------------------- prediction
+
+
+def test_a_new_prediction_repaints_without_laying_out_the_window(window, qtbot):
+    """The answer labels have fixed sizes, and the digit's colour is a palette, not a style sheet:
+    new texts and colours then cost a repaint, not a layout pass over the whole window."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from digitpad.inference import Prediction
+
+    class LayoutSpy(QObject):
+        requests = 0
+
+        def eventFilter(self, _watched, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.LayoutRequest:
+                LayoutSpy.requests += 1
+            return False
+
+    def prediction(digit: int, confidence: float) -> Prediction:
+        probabilities = np.full(10, (1.0 - confidence) / 9)
+        probabilities[digit] = confidence
+        return Prediction(digit, confidence, probabilities, np.zeros((28, 28), np.float32))
+
+    window._show_prediction(prediction(3, 0.999))
+    QApplication.processEvents()
+    spy = LayoutSpy()
+    QApplication.instance().installEventFilter(spy)
+    try:
+        for shown in (prediction(5, 0.6), prediction(8, 0.991), None, prediction(1, 0.7)):
+            window._show_prediction(shown)
+            QApplication.processEvents()
+    finally:
+        QApplication.instance().removeEventFilter(spy)
+    assert LayoutSpy.requests == 0
+    assert window.prediction_label.styleSheet() == ""
 
 
 # -------------------------------------------------------- preprocessing
