@@ -70,6 +70,10 @@ class ProbabilityBars(pg.PlotWidget):
             # pyqtgraph items report each move to their view box for its auto-range;
             # this plot's range is fixed, and without the reports a move costs a third.
             label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
+            # A TextItem paints nothing itself here (no border or fill); its text is a
+            # child item, kept unscaled through the view box's transform signals. Saying
+            # so spares each repaint of the bars ten Python calls (a fifth of its time).
+            label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
             label.setPos(digit, 0)
             plot.addItem(label)
             self._labels.append(label)

@@ -70,6 +70,27 @@ def test_bars_repaint_cheaply(bars):
     assert not any(label.flags() & reports for label in bars._labels)
 
 
+def test_labels_flagged_as_painting_nothing_look_the_same(qtbot):
+    """The labels skip their TextItem's own paint (it draws no border or fill): the picture is
+    pixel for pixel the one of plain TextItems, at several sizes."""
+    from PySide6.QtWidgets import QApplication, QGraphicsItem
+
+    flagged, plain = ProbabilityBars(), ProbabilityBars()
+    for label in plain._labels:
+        label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, False)
+    for widget in (flagged, plain):
+        qtbot.addWidget(widget)
+        widget.show()
+    rng = np.random.default_rng(2)
+    for size in ((286, 378), (200, 250), (420, 600), (160, 130)):
+        probabilities = rng.dirichlet(np.full(10, 0.3))
+        for widget in (flagged, plain):
+            widget.resize(*size)
+            widget.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
+        QApplication.processEvents()
+        assert flagged.grab().toImage() == plain.grab().toImage(), size
+
+
 def test_metrics_plot_grows_its_curves_in_place(metrics):
     curves = (metrics.train_curve, metrics.val_loss_curve, metrics.val_acc_curve)
     items_before = list(metrics.getPlotItem().items)
