@@ -103,7 +103,8 @@ def _fit_in_box(ink: np.ndarray) -> np.ndarray:
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # PIL widens its filter when shrinking, which is the antialiasing MNIST used.
     # A float32 array is PIL's mode "F" (naming the mode is deprecated and costs a warning each call).
-    resized = Image.fromarray(cropped.astype(np.float32)).resize(new_size, Image.Resampling.BILINEAR)
+    contiguous = np.ascontiguousarray(cropped, dtype=np.float32)  # no copy when the crop is the whole array
+    resized = Image.fromarray(contiguous).resize(new_size, Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
