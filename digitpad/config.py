@@ -92,6 +92,9 @@ class TrainConfig:
     # study note's print_every.
     log_every: int = 20
     validations_per_epoch: int = 1
+    # Random non-digit drawings added to each batch, as a share of its digits,
+    # trained towards "no digit in particular" (see digitpad.non_digits).
+    non_digit_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -106,6 +109,8 @@ class TrainConfig:
             raise ConfigError("validation size cannot be negative")
         if int(self.log_every) < 1 or int(self.validations_per_epoch) < 1:
             raise ConfigError("log_every and validations_per_epoch must be at least 1")
+        if not 0.0 <= float(self.non_digit_share) <= 1.0:
+            raise ConfigError("the share of non-digit drawings must be between 0 and 1")
 
     @classmethod
     def defaults_for(cls, arch: str, **changes: Any) -> TrainConfig:

@@ -23,10 +23,15 @@ from digitpad.augment import augment_batch
 from digitpad.config import MNIST_MEAN, MNIST_STD, ModelConfig, TrainConfig
 from digitpad.data import MnistTensors, validation_split
 from digitpad.models import build_model
+from digitpad.non_digits import non_digit_batch
 from digitpad.optim import SGD, Adam, one_cycle
 
 # The one-cycle schedule's share of steps spent warming up.
 WARMUP_FRACTION = 0.2
+# How much the non-digit drawings' penalty weighs against the digits' loss:
+# enough to make a grid or a spiral "unsure", little enough to leave drawn
+# digits' accuracy as it was (tests/bench/RESULTS.md, issue 6).
+NON_DIGIT_WEIGHT = 0.02
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,11 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return total_loss / len(images), correct / len(images)
 
 
+def non_digit_penalty(log_probabilities: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the uniform distribution: lowest when no digit is favoured."""
+    return -log_probabilities.mean()
+
+
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
@@ -164,19 +174,27 @@ def fit(
                 break
             images = data.train_images[batch_index]
             labels = data.train_labels[batch_index]
+            non_digits = round(config.non_digit_share * len(labels))
+            if non_digits:
+                drawings = (non_digit_batch(non_digits, generator) - MNIST_MEAN) / MNIST_STD
+                images = torch.cat([images, drawings])
             if config.augment:
+                # The same distortions for both, so drawing style is no clue to which is which.
                 images = augment_batch(images, generator, mean=MNIST_MEAN, std=MNIST_STD)
 
             model.train()
             optimizer.zero_grad()
-            loss = loss_function(model(images), labels)
+            log_probabilities = model(images)
+            loss = digit_loss = loss_function(log_probabilities[: len(labels)], labels)
+            if non_digits:
+                loss = digit_loss + NON_DIGIT_WEIGHT * non_digit_penalty(log_probabilities[len(labels) :])
             loss.backward()
             # One-cycle: warm up, then anneal; it reaches a given accuracy in far fewer epochs.
             optimizer.lr, optimizer.momentum = one_cycle(global_step, total_steps, config.lr, WARMUP_FRACTION)
             optimizer.step()
             global_step += 1
 
-            recent_losses.append(loss.item())
+            recent_losses.append(digit_loss.item())
             if step % config.log_every == 0 or step == steps_per_epoch:
                 running_loss = sum(recent_losses) / len(recent_losses)
                 recent_losses.clear()

@@ -117,3 +117,38 @@ def test_continue_from_existing_weights(small_data):
 
 def test_training_threads_leave_a_core_for_the_gui():
     assert training_threads(leave_core_for_gui=False) >= training_threads(leave_core_for_gui=True) >= 1
+
+
+def _mean_top_probability(result, images) -> float:
+    model = build_model(result.model_config)
+    model.load_state_dict(result.state_dict)
+    model.eval()
+    with torch.no_grad():
+        return model(images).exp().max(dim=1).values.mean().item()
+
+
+def test_non_digit_drawings_teach_the_model_to_be_unsure_of_them(small_data, monkeypatch):
+    """Outlier exposure: with non-digits in its batches a model spreads its answer on unseen ones,
+    while it still reads the digits."""
+    from digitpad import training
+    from digitpad.config import MNIST_MEAN, MNIST_STD
+    from digitpad.non_digits import non_digit_batch
+
+    # The shipped weight is tuned for full MNIST; here a stronger one makes the effect plain on tiny data.
+    monkeypatch.setattr(training, "NON_DIGIT_WEIGHT", 0.5)
+    unseen = (non_digit_batch(200, torch.Generator().manual_seed(99)) - MNIST_MEAN) / MNIST_STD
+    plain = run(small_config("cnn", epochs=3, augment=False), small_data)[-1]
+    exposed = run(small_config("cnn", epochs=3, augment=False, non_digit_share=0.5), small_data)[-1]
+
+    assert exposed.test_accuracy > 0.8
+    assert _mean_top_probability(exposed, unseen) < 0.5 < _mean_top_probability(plain, unseen)
+    # The recorded training loss is the digits' alone, comparable with a plain run's.
+    assert exposed.history["train_loss"][-1] < 1.0
+
+
+def test_continuing_starts_from_the_given_weights(small_data):
+    first = run(small_config("cnn", epochs=2), small_data)[-1]
+    more = run(small_config("cnn", epochs=1, lr=1e-4), small_data, initial_state=first.state_dict)[-1]
+    fresh = run(small_config("cnn", epochs=1, lr=1e-4), small_data)[-1]
+    assert more.test_accuracy >= first.test_accuracy - 0.05
+    assert more.test_accuracy > fresh.test_accuracy + 0.2
