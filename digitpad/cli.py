@@ -88,7 +88,7 @@ def _build_parser() -> _Parser:
         return f"default {show(cnn_value)} for the CNN, {show(mlp_value)} for the MLP"
 
     # Unset options (None) take the chosen architecture's defaults from TrainConfig.defaults_for.
-    train.add_argument("--arch", choices=ARCHITECTURES, default=defaults.model.arch,
+    train.add_argument("--arch", choices=ARCHITECTURES,
                        help=f"network: the study note's MLP or the CNN (default {defaults.model.arch})")
     train.add_argument("--hidden", type=_int_list, metavar="SIZES",
                        help=f"MLP hidden layer sizes (default {','.join(map(str, defaults.model.hidden))})")
@@ -103,6 +103,11 @@ def _build_parser() -> _Parser:
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
                        help="randomly rotate, scale, shear, shift, re-stroke and thicken or thin training images "
                        f"({per_arch('augment', lambda on: 'on' if on else 'off')})")
+    train.add_argument("--non-digits", type=float, metavar="SHARE",
+                       help="add random non-digit drawings (grids, spirals, scribbles...), SHARE of each batch, "
+                       "trained towards no digit in particular, so the model is unsure of them (default 0: off)")
+    train.add_argument("--from", dest="start_from", type=Path, metavar="PATH",
+                       help="continue training this saved model (it keeps its architecture)")
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     train.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITPAD_DATA_DIR "
                        "or digitpad's data folder; downloaded there if missing)")
@@ -269,11 +274,20 @@ def _gui(qt_args: list[str]) -> int:
 # --- train ------------------------------------------------------------------------------------
 
 
-def _train_config(args: argparse.Namespace) -> TrainConfig:
+def _train_config(args: argparse.Namespace, start_from=None) -> TrainConfig:
+    """The run's settings; continuing ``start_from`` (a Checkpoint) keeps its model."""
+    model_options = dict(arch=args.arch, hidden=args.hidden, channels=args.channels, dropout=args.dropout)
+    if start_from is not None:
+        given = [f"--{name}" for name, value in model_options.items() if value is not None]
+        if given:
+            raise UsageError(f"digitpad train: --from keeps the saved model's architecture; drop {', '.join(given)}")
+        model = start_from.model_config
+        model_options = dict(arch=model.arch, hidden=model.hidden, channels=model.channels, dropout=model.dropout)
+    arch = model_options.pop("arch") or TrainConfig().model.arch
     try:
-        chosen = dict(hidden=args.hidden, channels=args.channels, dropout=args.dropout, optimizer=args.optimizer,
-                      lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, augment=args.augment, seed=args.seed)
-        return TrainConfig.defaults_for(args.arch, **{k: v for k, v in chosen.items() if v is not None})
+        chosen = dict(**model_options, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                      epochs=args.epochs, augment=args.augment, seed=args.seed, non_digit_share=args.non_digits)
+        return TrainConfig.defaults_for(arch, **{k: v for k, v in chosen.items() if v is not None})
     except ConfigError as error:
         raise UsageError(f"digitpad train: {error}") from None
 
@@ -308,7 +322,12 @@ def _writable(folder: Path) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = _train_config(args)
+    start_from = None
+    if args.start_from is not None:
+        from digitpad import checkpoint
+
+        start_from = checkpoint.load(args.start_from)
+    config = _train_config(args, start_from)
     out = args.out.expanduser().absolute() if args.out else None
     if out is not None:
         _check_output_path(out)
@@ -331,12 +350,13 @@ def _train(args: argparse.Namespace) -> int:
             _say(f"digitpad train: {cancelled}")
             return EXIT_INTERRUPTED
         train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
-        _say(f"training a {config.model.describe()} on {len(train_index)} images "
+        _say(f"{'continuing' if start_from else 'training'} a {config.model.describe()} on {len(train_index)} images "
              f"({len(validation_index)} held out for validation, {len(data.test_images)} for the test) "
              f"from {data.source}")
 
         result = None
-        for event in fit(config, data, should_stop=stop.is_set):
+        initial_state = start_from.state_dict if start_from is not None else None
+        for event in fit(config, data, should_stop=stop.is_set, initial_state=initial_state):
             if isinstance(event, BatchProgress):
                 bar.show(event.step / event.steps_per_epoch, f"epoch {event.epoch}/{event.epochs}",
                          f"loss {event.loss:.4f}  {event.elapsed:.0f}s", final=event.step == event.steps_per_epoch)

@@ -91,6 +91,8 @@ def test_train_takes_the_chosen_architectures_defaults():
     ["train", "--lr", "-1"],
     ["train", "--arch", "rnn"],
     ["train", "--hidden", "0"],
+    ["train", "--non-digits", "1.5"],
+    ["train", "--non-digits", "some"],
     ["eval", "--checkpoint"],
     ["predict"],
     ["predict", "--bogus", "x.png"],
@@ -154,6 +156,36 @@ def test_train_the_cnn(capsys, fake_mnist, tmp_path):
     loaded = checkpoint.load(tmp_path / "cnn.pt")
     assert loaded.model_config.channels == (4, 8)
     assert loaded.train_config["optimizer"] == "sgd" and loaded.train_config["augment"] is False
+
+
+def test_train_from_continues_a_saved_model_with_non_digits(capsys, fake_mnist, tmp_path):
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    data = ["--data-dir", str(fake_mnist["root"])]
+    status, _, err = run(capsys, *TINY_TRAIN, "--epochs", "1", *data, "--out", str(first))
+    assert status == 0, err
+    status, out, err = run(capsys, "train", "--from", str(first), "--epochs", "1", "--lr", "0.0005",
+                           "--non-digits", "0.25", *data, "--out", str(second))
+    assert status == 0, err
+    assert "continuing a MLP 784→16→10" in err
+    before, after = checkpoint.load(first), checkpoint.load(second)
+    assert after.model_config == before.model_config
+    assert after.train_config["non_digit_share"] == 0.25 and after.train_config["lr"] == 0.0005
+    # It went on from the saved weights (a fresh start would have a test accuracy near chance).
+    assert after.metrics["test_accuracy"] >= before.metrics["test_accuracy"] - 0.1
+    assert any(not torch.equal(before.state_dict[k], after.state_dict[k]) for k in before.state_dict)
+
+
+def test_train_from_refuses_a_new_architecture_and_a_bad_checkpoint(capsys, small_checkpoint, tmp_path):
+    status, out, err = run(capsys, "train", "--from", str(small_checkpoint), "--channels", "4,8")
+    assert status == 2 and out == ""
+    assert_one_clean_message(err)
+    assert "--from keeps the saved model's architecture; drop --channels" in err
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a model")
+    status, out, err = run(capsys, "train", "--from", str(broken))
+    assert status != 0 and out == ""
+    assert "Traceback" not in err and str(broken) in err
 
 
 def test_train_refuses_a_folder_as_out(capsys, fake_mnist, tmp_path):
