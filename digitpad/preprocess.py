@@ -93,18 +93,20 @@ def ink_map(
     return np.clip((ink - INK_THRESHOLD) / (1.0 - INK_THRESHOLD), 0.0, 1.0)
 
 
-def _fit_in_box(ink: np.ndarray) -> np.ndarray:
-    # Ink is never negative, so a row's maximum says whether it has any: faster than any() on floats.
-    rows = np.flatnonzero(ink.max(axis=1) > 0)
-    cols = np.flatnonzero(ink.max(axis=0) > 0)
-    cropped = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height, width = cropped.shape
+def _fit_in_box(ink: Image.Image) -> np.ndarray | None:
+    """The ink (a PIL "F" image) cropped to its box and scaled so its longer side is DIGIT_BOX; None if blank.
+
+    The box is PIL's box of nonzero pixels: ink is never negative, nor -0.0.
+    """
+    box = ink.getbbox()
+    if box is None:
+        return None
+    cropped = ink.crop(box)
+    width, height = cropped.size
     scale = DIGIT_BOX / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     # PIL widens its filter when shrinking, which is the antialiasing MNIST used.
-    # A float32 array is PIL's mode "F" (naming the mode is deprecated and costs a warning each call).
-    contiguous = np.ascontiguousarray(cropped, dtype=np.float32)  # no copy when the crop is the whole array
-    resized = Image.fromarray(contiguous).resize(new_size, Image.Resampling.BILINEAR)
+    resized = cropped.resize(new_size, Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
@@ -169,18 +171,20 @@ def _ink_window(image: np.ndarray, light_ink: bool | None) -> tuple[np.ndarray, 
 _GRAY_OF_BYTE = to_grayscale(np.arange(256, dtype=np.uint8).reshape(1, 256))[0]
 
 
-def _ink_of_window(pixels: np.ndarray, light_ink: bool, extremes: tuple[int, int]) -> np.ndarray:
-    """``ink_map(to_grayscale(pixels))`` for part of an image whose darkest and lightest pixel values are ``extremes``."""
+def _ink_of_window(pixels: np.ndarray, light_ink: bool, extremes: tuple[int, int]) -> Image.Image:
+    """``ink_map(to_grayscale(pixels))`` as a PIL "F" image, for part of an image whose darkest and lightest
+    pixel values are ``extremes``."""
     if pixels.dtype == np.uint8:
         # An 8-bit pixel has 256 possible values and the conversion treats each
-        # pixel on its own: convert the 256 values once and look the pixels up.
-        # The same float32 arithmetic on the same values, so the same result, with
-        # one pass over the window instead of nine (a large window's 0.8 ms becomes 0.3).
+        # pixel on its own: convert the 256 values once, then let PIL map the
+        # pixels through that table in one C pass ("L" to "F"). The same float32
+        # arithmetic on the same values, so the same result, with one pass over the
+        # window instead of nine (a large window's 0.8 ms becomes about 0.15).
         levels = (float(_GRAY_OF_BYTE[extremes[0]]), float(_GRAY_OF_BYTE[extremes[1]]))
         ink_of_value = ink_map(_GRAY_OF_BYTE, light_ink, levels)
-        return np.take(ink_of_value, pixels)
+        return Image.fromarray(pixels).point(ink_of_value.tolist(), "F")
     levels = to_grayscale(np.array([extremes], dtype=pixels.dtype))[0]
-    return ink_map(to_grayscale(pixels), light_ink, (float(levels[0]), float(levels[1])))
+    return Image.fromarray(ink_map(to_grayscale(pixels), light_ink, (float(levels[0]), float(levels[1]))))
 
 
 def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarray | None:
@@ -194,11 +198,9 @@ def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarr
         pixels, extremes = shortcut
         ink = _ink_of_window(pixels, bool(light_ink), extremes)
     else:
-        ink = ink_map(to_grayscale(image), light_ink)
-    if ink.max() <= 0:  # ink is never negative: the same as not any(), in one fast pass
-        return None
+        ink = Image.fromarray(ink_map(to_grayscale(image), light_ink))
     digit = _fit_in_box(ink)
-    if digit.sum() <= 0:
+    if digit is None or digit.sum() <= 0:
         return None
     return _place_by_centre_of_mass(digit)
 
