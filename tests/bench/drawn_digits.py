@@ -115,7 +115,7 @@ def main() -> int:
     print(f"uncertainty at the app's threshold {UNSURE_BELOW:.2f}: says 'unsure' on {1 - sure.mean():.2%} of drawings; "
           f"answers marked sure are right {app_right[sure].mean():.2%} of the time")
     print("threshold sweep:  threshold | unsure | right when sure")
-    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.98):
         marked = confidences >= threshold
         print(f"                  {threshold:>9.2f} | {1 - marked.mean():>6.2%} | {app_right[marked].mean():.2%}")
     return 0
