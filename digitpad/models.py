@@ -15,10 +15,11 @@ from digitpad.config import INPUT_SIZE, NUM_CLASSES, ModelConfig
 
 
 class FastDropout(nn.Dropout):
-    """``nn.Dropout``'s maths with the mask drawn by ``torch.rand``.
+    """``nn.Dropout``'s maths with a cheaper random mask.
 
-    On CPU, the ``bernoulli_`` that ``F.dropout`` draws its mask with is about
-    3x slower than ``torch.rand``, and took a third of the MLP's training step.
+    On CPU, the ``bernoulli_`` that ``F.dropout`` draws its mask with took a
+    third of the MLP's training step. ``torch.rand`` is about 3x faster, and at
+    p = 0.5, the default, one random bit per unit is faster still.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -26,8 +27,19 @@ class FastDropout(nn.Dropout):
             return x
         if self.p >= 1.0:
             return torch.zeros_like(x)
-        keep = torch.rand_like(x) >= self.p
+        keep = _half_of(x) if self.p == 0.5 else torch.rand_like(x) >= self.p
         return x * keep * (1.0 / (1.0 - self.p))
+
+
+_BIT_SHIFTS = torch.arange(8, dtype=torch.uint8)
+
+
+def _half_of(x: torch.Tensor) -> torch.Tensor:
+    """A random boolean mask shaped like ``x``, each element true with probability 1/2."""
+    count = x.numel()
+    random_bytes = torch.randint(0, 256, ((count + 7) // 8,), dtype=torch.uint8, device=x.device)
+    bits = (random_bytes.unsqueeze(1) >> _BIT_SHIFTS.to(x.device)) & 1
+    return bits.flatten()[:count].view(x.shape).bool()
 
 
 class Network(nn.Module):

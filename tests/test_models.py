@@ -33,7 +33,7 @@ def test_dropout_only_acts_in_training_mode():
     assert not torch.equal(model(x), model(x))
 
 
-@pytest.mark.parametrize("p", [0.2, 0.5])
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.7])
 def test_fast_dropout_drops_a_share_p_and_rescales_the_rest_like_nn_dropout(p):
     torch.manual_seed(0)
     x = torch.rand(400, 500) + 0.5  # no zeros of its own
@@ -47,6 +47,19 @@ def test_fast_dropout_drops_a_share_p_and_rescales_the_rest_like_nn_dropout(p):
     torch.testing.assert_close(x.grad, (~dropped).float() / (1 - p))
     assert torch.equal(FastDropout(p).eval()(x), x)
     assert torch.equal(FastDropout(1.0).train()(x), torch.zeros_like(x))
+
+
+def test_fast_dropout_masks_are_independent_across_units_and_calls():
+    torch.manual_seed(0)
+    x = torch.ones(3, 5, 7)  # a size that is not a multiple of 8 bits
+    masks = torch.stack([FastDropout(0.5).train()(x) > 0 for _ in range(2000)]).float()
+    assert masks.shape == (2000, 3, 5, 7)
+    assert masks.mean(0).sub(0.5).abs().max() < 0.05  # each unit kept about half the time
+    flat = masks.flatten(1)
+    # Neighbouring units (which share a random byte) are not correlated.
+    correlation = torch.corrcoef(flat.T)
+    off_diagonal = correlation - torch.eye(len(correlation))
+    assert off_diagonal.abs().max() < 0.12
 
 
 def test_cnn_outputs_log_probabilities():
