@@ -24,9 +24,10 @@ def choose_folder(parent: QWidget, start: Path) -> Path | None:
     return Path(folder) if folder else None
 
 
-def ask_data_source(parent: QWidget, folder: Path, answered: Callable[[str], None]) -> QMessageBox:
+def ask_data_source(parent: QWidget, folder: Path, answered: Callable[[str], None], note: str = "") -> QMessageBox:
     """Ask whether to download MNIST into ``folder`` or choose another folder.
 
+    ``note``, if given, comes first (e.g. that the folder used before has gone).
     ``answered`` gets DOWNLOAD, CHOOSE or CANCEL once the user picks.
     """
     box = QMessageBox(parent)
@@ -35,7 +36,8 @@ def ask_data_source(parent: QWidget, folder: Path, answered: Callable[[str], Non
     box.setWindowTitle("MNIST is needed for training")
     box.setText("Training needs the MNIST digits, and they are not on this computer yet.")
     box.setInformativeText(
-        f"digitpad can download them ({MNIST_SIZE_TEXT}) into\n{folder}\n\n"
+        (f"{note}\n\n" if note else "")
+        + f"digitpad can download them ({MNIST_SIZE_TEXT}) into\n{folder}\n\n"
         "or use a folder that already holds them (the four .gz files, or torchvision's MNIST/raw layout)."
     )
     download = box.addButton("Download", QMessageBox.ButtonRole.AcceptRole)

@@ -734,19 +734,34 @@ class MainWindow(QMainWindow):
             # An explicit folder: use it as it is, never download into it unasked.
             self._launch_worker(config, Path(from_env).expanduser(), download=False)
             return
-        folder = self._remembered_data_dir()
+        folder, note = self._data_dir()
         if self._has_mnist(folder):
-            self._launch_worker(config, folder, download=False)
+            self._launch_worker(config, folder, download=False, note=note)
             return
         self.train_button.setEnabled(False)
-        self.statusBar().showMessage(f"MNIST is not in {folder}.")
-        data_dialog.ask_data_source(self, folder, lambda answer: self._on_data_answer(answer, config, folder))
+        missing = f"MNIST is not in {folder}."
+        self.statusBar().showMessage(f"{note} {missing}" if note else missing)
+        data_dialog.ask_data_source(
+            self, folder, lambda answer: self._on_data_answer(answer, config, folder), note=note
+        )
 
-    def _remembered_data_dir(self) -> Path:
+    def _data_dir(self) -> tuple[Path, str]:
+        """The MNIST folder to look in: the remembered one, else the default; plus a note ('' if none)
+        saying that the remembered folder has gone."""
         from digitpad import paths
 
+        default = paths.default_data_dir()
         remembered = keys.read_str(self._settings, keys.DATA_DIR, "")
-        return Path(remembered) if remembered else paths.default_data_dir()
+        if not remembered:
+            return default, ""
+        folder = Path(remembered)
+        if folder.is_dir() or folder == default:
+            return folder, ""
+        # Deleted, or on a drive that is not connected: never offer to download into a path that is not there.
+        return default, (
+            f"The MNIST folder used before, {folder}, is not there any more "
+            "(deleted, moved, or on a drive that is not connected)."
+        )
 
     @staticmethod
     def _has_mnist(folder: Path) -> bool:
@@ -781,7 +796,7 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage("Training cancelled.")
 
-    def _launch_worker(self, config: TrainConfig, folder: Path, download: bool) -> None:
+    def _launch_worker(self, config: TrainConfig, folder: Path, download: bool, note: str = "") -> None:
         initial_state = None
         if self.continue_radio.isChecked() and self._model is not None:
             initial_state = self._model.copy_of_weights()
@@ -805,7 +820,8 @@ class MainWindow(QMainWindow):
         self.train_progress.setRange(0, 0)
         self.train_progress.setFormat("Downloading MNIST…" if download else "Loading MNIST…")
         what = "Continuing" if initial_state is not None else "Training a new"
-        self.statusBar().showMessage(f"{what} {config.model.describe()} for {config.epochs} epoch(s)…")
+        starting = f"{what} {config.model.describe()} for {config.epochs} epoch(s)…"
+        self.statusBar().showMessage(f"{note} Using MNIST from {folder}. {starting}" if note else starting)
         thread.start()
         self.training_started.emit()
 

@@ -836,3 +836,70 @@ def test_broken_settings_values_leave_the_app_working(qtbot, monkeypatch, tmp_pa
         assert not window.is_training()
     finally:
         close_window(window)
+
+
+def _remember_data_dir(folder: Path) -> None:
+    store = keys.app_settings()
+    store.setValue(keys.DATA_DIR, str(folder))
+    store.sync()
+
+
+def test_a_vanished_mnist_folder_is_not_offered_for_the_download(qtbot, monkeypatch, tmp_path, test_model_path):
+    """The remembered MNIST folder has gone (deleted, or its drive unplugged): Train says so and offers
+    the default folder instead; the download never goes to, or recreates, the vanished path."""
+    from digitpad import data, paths
+
+    paths.set_current_model(test_model_path)
+    gone = tmp_path / "unplugged-drive" / "mnist"
+    _remember_data_dir(gone)
+    download_targets = []
+
+    def record_download(root, progress=None, should_stop=None):
+        download_targets.append(Path(root))
+        raise data.DataError("No network in this test.")
+
+    monkeypatch.setattr(data, "download_mnist", record_download)
+    window = new_window(qtbot)
+    try:
+        train_button(window).click()
+        qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
+        dialog = window.findChildren(QMessageBox, "data_dialog")[0]
+        default = paths.default_data_dir()
+        offered = dialog.informativeText()
+        assert f"{gone}, is not there any more" in offered and f"into\n{default}\n" in offered
+        assert f"{gone}, is not there any more" in window.statusBar().currentMessage()
+
+        with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+            dialog.findChild(QPushButton, "download_button").click()
+        assert "No network in this test." in one_error(window)
+        assert download_targets == [default]
+        assert not gone.parent.exists()
+        assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(default)
+        assert_still_classifies(window, qtbot)
+    finally:
+        close_window(window)
+
+
+def test_a_vanished_mnist_folder_gives_way_to_mnist_in_the_default_folder(qtbot, tmp_path, test_model_path,
+                                                                          tiny_mnist):
+    from digitpad import paths
+
+    paths.set_current_model(test_model_path)
+    gone = tmp_path / "unplugged-drive" / "mnist"
+    _remember_data_dir(gone)
+    shutil.copytree(tiny_mnist, paths.default_data_dir())
+    window = new_window(qtbot)
+    try:
+        small_mlp(window, epochs=1, hidden="16")
+        started_with = []
+        window.training_started.connect(lambda: started_with.append(window.statusBar().currentMessage()))
+        with qtbot.waitSignal(window.training_started, timeout=5_000):
+            train_button(window).click()
+        assert not window.findChildren(QMessageBox, "data_dialog")
+        assert f"{gone}, is not there any more" in started_with[0]
+        assert f"Using MNIST from {paths.default_data_dir()}" in started_with[0]
+        with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+            stop_button(window).click()
+        assert not error_boxes(window) and not gone.parent.exists()
+    finally:
+        close_window(window)
