@@ -79,6 +79,11 @@ def all_file_names() -> list[str]:
     return [name for pair in MNIST_FILES.values() for name in pair]
 
 
+def _gz_names() -> str:
+    """The four MNIST file names as a folder may hold them, for messages."""
+    return ", ".join(name + ".gz" for name in all_file_names())
+
+
 def mnist_transform():
     """The study note's per-image transform, with MNIST's own statistics.
 
@@ -116,8 +121,7 @@ def validation_split(n: int, validation_size: int, seed: int) -> tuple[torch.Ten
 def _remedy(root: Path) -> str:
     return (
         f"Point --data-dir or the environment variable {paths.DATA_DIR_ENV} at a folder holding the four "
-        f"MNIST files ({', '.join(name + '.gz' for name in all_file_names())}), "
-        f"or delete the broken files in {root} so digitpad downloads them again."
+        f"MNIST files ({_gz_names()}), or delete the broken files in {root} so digitpad downloads them again."
     )
 
 
@@ -255,7 +259,7 @@ def _missing_error(root: Path, found: dict[str, Path]) -> DataError:
         start = f"There are no MNIST files in {root} (neither NAME.gz in the folder nor torchvision's MNIST/raw)."
     return DataError(
         f"{start} Point --data-dir or the environment variable {paths.DATA_DIR_ENV} at a folder holding the four "
-        f"MNIST files ({', '.join(name + '.gz' for name in all_file_names())}), or let digitpad download them."
+        f"MNIST files ({_gz_names()}), or let digitpad download them."
     )
 
 
@@ -300,8 +304,21 @@ def _no_network_error(root: Path, raw: Path, reasons: list[str]) -> DataError:
         f"MNIST is not in {root} and could not be downloaded into {raw}: none of the download mirrors could be "
         f"reached ({reason}). Either connect to the internet and try again, or point --data-dir or the "
         f"environment variable {paths.DATA_DIR_ENV} at a folder that already holds the four MNIST files "
-        f"({', '.join(name + '.gz' for name in all_file_names())})."
+        f"({_gz_names()})."
     )
+
+
+def _interrupted_error(name: str, raw: Path, reason: str) -> DataError:
+    return DataError(
+        f"The MNIST download was interrupted: {name} stopped arriving before it was complete ({reason}). "
+        f"Nothing incomplete was kept in {raw}; trying again downloads {name} again from the start (files that "
+        f"arrived whole are kept). If it keeps happening, point --data-dir or the environment variable "
+        f"{paths.DATA_DIR_ENV} at a folder that already holds the four MNIST files ({_gz_names()})."
+    )
+
+
+class _DownloadInterrupted(ConnectionError):
+    """A mirror answered, then the transfer stopped before the whole file had arrived."""
 
 
 class _Reader:
@@ -376,7 +393,11 @@ def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int
             _, total = reader.next(should_stop, cancelled)
             received = 0
             while True:
-                _, chunk = reader.next(should_stop, cancelled)
+                try:
+                    _, chunk = reader.next(should_stop, cancelled)
+                except (HTTPException, OSError) as error:
+                    # The mirror was reached, so this is a broken transfer, not a missing network.
+                    raise _DownloadInterrupted(f"the connection failed after {received} bytes: {error}") from None
                 if not chunk:
                     break
                 output.write(chunk)
@@ -384,7 +405,7 @@ def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int
                 received += len(chunk)
                 report(received, total)
             if total is not None and received != total:
-                raise ConnectionError(f"the connection closed after {received} of {total} bytes")
+                raise _DownloadInterrupted(f"the connection closed after {received} of {total} bytes")
             output.flush()
             os.fsync(output.fileno())
         if digest.hexdigest() != expected_md5:
@@ -463,6 +484,7 @@ def download_mnist(root: str | os.PathLike[str] | None = None, progress: Progres
         if not compressed.is_file():
             reasons = []
             network_only = True
+            interruption = None
             for mirror in mirrors:
                 try:
                     _fetch(f"{mirror}{name}", compressed, md5, report_for(name), should_stop)
@@ -472,6 +494,9 @@ def download_mnist(root: str | os.PathLike[str] | None = None, progress: Progres
                 except ValueError as error:  # checksum mismatch
                     network_only = False
                     reasons.append(str(error))
+                except _DownloadInterrupted as error:
+                    interruption = f"{mirror}: {error}"
+                    reasons.append(interruption)
                 except (URLError, HTTPException, ConnectionError, TimeoutError) as error:
                     reason = getattr(error, "reason", None) or error
                     reasons.append(f"{mirror}: {reason}")
@@ -481,12 +506,14 @@ def download_mnist(root: str | os.PathLike[str] | None = None, progress: Progres
                         f"or point --data-dir or {paths.DATA_DIR_ENV} at another folder."
                     ) from None
             else:
-                if network_only:
-                    raise _no_network_error(root, raw, reasons)
-                raise DataError(
-                    f"Downloading {name} into {raw} failed: {'; '.join(reasons)}. Try again later, or point "
-                    f"--data-dir or {paths.DATA_DIR_ENV} at a folder holding the four MNIST files."
-                )
+                if not network_only:
+                    raise DataError(
+                        f"Downloading {name} into {raw} failed: {'; '.join(reasons)}. Try again later, or point "
+                        f"--data-dir or {paths.DATA_DIR_ENV} at a folder holding the four MNIST files."
+                    )
+                if interruption:  # a mirror was reached: the network is there, the transfer broke
+                    raise _interrupted_error(name, raw, interruption)
+                raise _no_network_error(root, raw, reasons)
         finished_bytes += sizes.get(name, 0)
         try:
             _decompress(compressed, raw / name.removesuffix(".gz"))

@@ -239,6 +239,27 @@ def test_an_interrupted_download_keeps_no_half_file_and_a_retry_works(tmp_path, 
     data.verify_mnist(root)
 
 
+@pytest.mark.parametrize("how", ["connection closed early", "connection stalled"])
+def test_a_download_cut_off_midway_says_it_was_interrupted_not_unreachable(tmp_path, mirror, monkeypatch, how):
+    """The mirror answered and sent part of a file: the network is there, the transfer broke."""
+    if how == "connection stalled":
+        monkeypatch.setattr(data, "_DOWNLOAD_TIMEOUT_S", 0.5)
+        mirror.chunk_delay = 60  # the first 16 kB, then nothing until the socket times out
+    else:
+        mirror.cut.add("t10k-images-idx3-ubyte.gz")
+    root = tmp_path / "mnist"
+
+    with pytest.raises(data.DataError) as caught:
+        data.download_mnist(root)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "t10k-images-idx3-ubyte.gz" in message and "was interrupted" in message
+    assert "downloads t10k-images-idx3-ubyte.gz again from the start" in message
+    assert "could not be reached" not in message and "connect to the internet" not in message
+    assert data.locate_mnist(root) is None and hidden_leftovers(root) == []
+
+
 def test_a_stop_during_a_stalled_download_is_prompt_and_keeps_nothing(tmp_path, mirror):
     """Closing the app or Ctrl+C must not wait for a silent server (the socket timeout is 30 s)."""
     mirror.chunk_delay = 60  # the first 16 kB, then nothing
