@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from digitpad import __version__
+from digitpad import __version__, paths
 from digitpad.config import MNIST_MEAN, MNIST_STD, ConfigError, ModelConfig
 
 FORMAT_VERSION = 1
@@ -348,3 +348,26 @@ def _check_weights(path: Path, model_config: ModelConfig, state_dict: dict[str, 
 def _few(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def load_current_model() -> tuple[Checkpoint, Path, list[str]]:
+    """The user's current model (``paths.current_model_path``), else the shipped one.
+
+    Returns the checkpoint, its file and notes saying why the user's own model is not
+    the one in use. When neither can be used, raises CheckpointError naming both problems.
+    """
+    user_problem = paths.current_model_problem()
+    current, shipped = paths.current_model_path(), paths.shipped_model_path()
+    if current != shipped:
+        try:
+            return load(current), current, []
+        except CheckpointError as error:
+            user_problem = f"Your current model could not be used. {error}"
+    try:
+        loaded = load(shipped)
+    except CheckpointError as error:
+        # The user's problem is why the shipped model was needed: dropping it would hide the real cause.
+        shipped_problem = f"No shipped model is available{' either' if user_problem else ''}. {error}"
+        raise CheckpointError(f"{user_problem} {shipped_problem}" if user_problem else shipped_problem) from None
+    notes = [f"{user_problem} Using the shipped model instead."] if user_problem else []
+    return loaded, shipped, notes

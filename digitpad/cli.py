@@ -19,10 +19,13 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from digitpad import __version__
 from digitpad.config import ARCHITECTURES, NUM_CLASSES, OPTIMIZERS, ConfigError, TrainConfig
+
+if TYPE_CHECKING:  # torch is imported only by the commands that need it
+    from digitpad.checkpoint import Checkpoint
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -395,36 +398,31 @@ def _train(args: argparse.Namespace) -> int:
 # --- eval -------------------------------------------------------------------------------------
 
 
-def _model_path(args: argparse.Namespace) -> Path:
-    """--checkpoint, else the app's current model (saying so if the user's choice has gone missing)."""
-    from digitpad import paths
+def _load_model(args: argparse.Namespace) -> tuple[Checkpoint, Path]:
+    """--checkpoint, else the app's current model, chosen as the app does (saying so when the
+    user's own model cannot be used and the shipped one is used instead)."""
+    from digitpad import checkpoint
 
     if args.checkpoint is not None:
-        return args.checkpoint.expanduser()
-    problem = paths.current_model_problem()
-    if problem:
-        _say(f"digitpad: {problem}")
-    path = paths.current_model_path()
-    if not path.exists():
-        from digitpad.checkpoint import CheckpointError
-
-        raise CheckpointError(
-            f"No model to use: the shipped model {path} is missing. Train one with 'digitpad train' "
-            f"or pass --checkpoint PATH."
-        )
-    return path
+        path = args.checkpoint.expanduser()
+        return checkpoint.load(path), path
+    try:
+        loaded, path, notes = checkpoint.load_current_model()
+    except checkpoint.CheckpointError as error:
+        raise checkpoint.CheckpointError(f"{error} Train one with 'digitpad train' or pass --checkpoint PATH.") from None
+    for note in notes:
+        _say(f"digitpad: {note}")
+    return loaded, path
 
 
 def _eval(args: argparse.Namespace) -> int:
     import torch
     import torch.nn.functional as F
 
-    from digitpad import checkpoint
     from digitpad.data import DownloadCancelled, load_mnist
     from digitpad.models import build_model
 
-    path = _model_path(args)
-    loaded = checkpoint.load(path)
+    loaded, path = _load_model(args)
     bar = ProgressBar()
     with _stop_on_interrupt("stopping") as stop:
         try:
@@ -522,10 +520,10 @@ def _shrink_array(pixels):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from digitpad import checkpoint
     from digitpad.inference import Classifier
 
-    classifier = Classifier.from_checkpoint(checkpoint.load(_model_path(args)))
+    loaded, _ = _load_model(args)
+    classifier = Classifier.from_checkpoint(loaded)
     results: list[dict] = []
     for name in args.images:
         try:

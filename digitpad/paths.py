@@ -102,15 +102,15 @@ def current_model_path() -> Path:
 
 
 def current_model_problem() -> str | None:
-    """Why the user's chosen model is not in use, or None if nothing is wrong."""
+    """Why the user's chosen model cannot be used (it has gone, or its record is unreadable), or None."""
     pointer = _pointer_file()
     if not pointer.exists():
         return None
     pointed = _pointed_model()
     if pointed is None:
-        return f"The record of your current model ({pointer}) is unreadable; using the shipped model instead."
+        return f"The record of your current model ({pointer}) is unreadable."
     if not pointed.is_file():
-        return f"Your current model {pointed} no longer exists; using the shipped model instead."
+        return f"Your current model {pointed} no longer exists."
     return None
 
 

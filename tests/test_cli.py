@@ -298,6 +298,41 @@ def test_no_model_at_all_is_a_clear_error(capsys, tmp_path, monkeypatch):
     assert "digitpad train" in err and "--checkpoint" in err
 
 
+@pytest.mark.parametrize("case", ["broken", "deleted"])
+def test_a_bad_current_model_and_no_shipped_model_are_both_named(capsys, tmp_path, monkeypatch, case):
+    shipped = tmp_path / "resources" / "model.pt"
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: shipped)
+    mine = tmp_path / "mine.pt"
+    if case == "broken":
+        mine.write_bytes(b"not a model")
+    paths.set_current_model(mine)
+
+    status, out, err = run(capsys, "predict", "x.png")
+
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    assert str(mine) in err and ("no longer exists" if case == "deleted" else "not a PyTorch model file") in err
+    assert "No shipped model is available either" in err and str(shipped) in err
+    assert "Using the shipped model" not in err
+    assert "digitpad train" in err and "--checkpoint" in err
+
+
+def test_a_broken_current_model_falls_back_to_the_shipped_one(capsys, small_checkpoint, tmp_path, monkeypatch):
+    """As in the app: the user's broken model is named, and the shipped model answers."""
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a model")
+    paths.set_current_model(broken)
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: small_checkpoint)
+    image = tmp_path / "seven.png"
+    digit_image().save(image)
+
+    status, out, err = run(capsys, "predict", str(image))
+
+    assert status == 0 and out.startswith(f"{image} ")
+    assert_one_clean_message(err)
+    assert str(broken) in err and "Using the shipped model instead." in err
+
+
 def test_eval_reports_a_bad_checkpoint(capsys, tmp_path, fake_mnist):
     fake = tmp_path / "picture.pt"
     digit_image().save(fake, format="PNG")

@@ -109,24 +109,12 @@ def load_startup_model() -> tuple[LoadedModel, list[str]]:
     """The user's current model, or the shipped one (with a note saying why)."""
     import torch  # noqa: F401  (the big import, timed on its own for the start-up trace)
 
-    from digitpad import paths
-    from digitpad.checkpoint import CheckpointError
+    from digitpad import checkpoint
     from digitpad.gui import startup_trace
 
     startup_trace.mark("torch_imported")
-    notes: list[str] = []
-    problem = paths.current_model_problem()
-    if problem:
-        notes.append(problem)
-    path = paths.current_model_path()
-    shipped = paths.shipped_model_path()
-    try:
-        model = load_model_file(path)
-    except CheckpointError as error:
-        if Path(path) == Path(shipped):
-            raise
-        notes.append(f"{error} Using the shipped model instead.")
-        model = load_model_file(shipped)
+    loaded, path, notes = checkpoint.load_current_model()
+    model = model_from_checkpoint(loaded, path)
     pin_torch_threads(1)
     warm_up(model.classifier)
     return model, notes
@@ -152,8 +140,10 @@ class ModelLoader(QObject):
             # A missing or bad file is expected (its message says it all); anything else gets a traceback.
             expected = type(error).__name__ == "CheckpointError"
             log.warning("no model could be loaded: %s", error, exc_info=not expected)
+            # A CheckpointError is already whole sentences (possibly several); anything else is wrapped as one.
+            why = str(error) if expected else f"Loading it failed unexpectedly ({error or type(error).__name__})."
             self.failed.emit(
-                f"No model could be loaded ({error}). Drawing works; train a model with the Train button "
+                f"No model could be loaded. {why} Drawing works; train a model with the Train button "
                 "or open one from File › Open model."
             )
         else:

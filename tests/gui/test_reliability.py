@@ -268,6 +268,31 @@ def test_a_bad_current_model_at_start_up_falls_back_to_the_shipped_one(qtbot, mo
         close_window(window)
 
 
+@pytest.mark.parametrize("case", ["truncated", "deleted"])
+def test_a_bad_current_model_and_no_shipped_model_are_both_named_at_start_up(qtbot, monkeypatch, tmp_path, case):
+    from digitpad import paths
+    from digitpad.gui.main_window import MainWindow
+
+    shipped = tmp_path / "resources" / "model.pt"
+    monkeypatch.setattr(paths, "shipped_model_path", lambda: shipped)
+    mine = tmp_path / "mine.pt"
+    why = write_bad(case, mine, tmp_path / "scratch") if case == "truncated" else "no longer exists"
+    paths.set_current_model(mine)
+
+    window = MainWindow()
+    try:
+        with qtbot.waitSignal(window.model_failed, timeout=MODEL_TIMEOUT_MS) as failed:
+            window.show()
+        message = failed.args[0]
+        assert window.statusBar().currentMessage() == message and "Traceback" not in message
+        assert str(mine) in message and why in message
+        assert "No shipped model is available either" in message and str(shipped) in message
+        assert "Using the shipped model" not in message
+        assert window.model() is None
+    finally:
+        close_window(window)
+
+
 # ------------------------------------------------------------------------------------- saving
 
 
