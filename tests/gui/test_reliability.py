@@ -48,6 +48,7 @@ Data
     R test_a_half_file_under_the_final_name_is_fetched_again,
     R test_a_full_disk_during_the_download_is_a_clear_error_and_keeps_nothing,
     R test_a_stop_during_a_stalled_download_is_prompt_and_keeps_nothing,
+    R test_a_download_cut_off_midway_says_it_was_interrupted_not_unreachable[closed early, stalled],
     G test_an_interrupted_download_then_a_retry_trains
 Drawing input (real mouse events on the real canvas of the real window)
 - empty, single dot, whole-canvas scribble, tiny digit in a corner, non-digit shapes: never a crash;
@@ -95,6 +96,12 @@ Settings
 - other broken QSettings values (vanished data and model folders, garbage geometry, NaN pen, wrong
   types): G test_broken_settings_values_leave_the_app_working,
     tests/gui/test_main_window.py test_broken_settings_values_fall_back_to_defaults
+- a remembered MNIST folder that has gone is named as gone, and the default folder is used or offered:
+    G test_a_vanished_mnist_folder_is_not_offered_for_the_download,
+    G test_a_vanished_mnist_folder_gives_way_to_mnist_in_the_default_folder
+- a broken current model with no shipped model either: both are named,
+    G test_a_bad_current_model_and_no_shipped_model_are_both_named_at_start_up[each],
+    tests/test_cli.py test_a_bad_current_model_and_no_shipped_model_are_both_named
 """
 
 from __future__ import annotations
