@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._set_training_ui(False)
         self._show_prediction(None)
+        self.statusBar().messageChanged.connect(self._on_status_message_changed)
         self.statusBar().showMessage("Loading the model…")
 
         # Start-up loading waits for the first show, so the window paints first.
@@ -539,6 +540,11 @@ class MainWindow(QMainWindow):
 
     def is_training(self) -> bool:
         return self._train_thread is not None
+
+    @Slot(str)
+    def _on_status_message_changed(self, message: str) -> None:
+        # A long message is cut at the window's edge; hovering shows all of it.
+        self.statusBar().setToolTip(message)
 
     @Slot(object, object)
     def _on_model_loaded(self, model: LoadedModel, notes: list[str]) -> None:

@@ -292,6 +292,8 @@ def test_a_bad_current_model_and_no_shipped_model_are_both_named_at_start_up(qtb
             window.show()
         message = failed.args[0]
         assert window.statusBar().currentMessage() == message and "Traceback" not in message
+        # Longer than the status bar can show: hovering it shows the whole message.
+        assert window.statusBar().toolTip() == message
         assert str(mine) in message and why in message
         assert "No shipped model is available either" in message and str(shipped) in message
         assert "Using the shipped model" not in message
