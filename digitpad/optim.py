@@ -5,8 +5,9 @@ These are torch.optim's ``Adam``, ``SGD(momentum, nesterov=True)`` and
 step for step: ``tests/test_optim.py`` checks them against torch.optim. They
 exist because building any torch.optim optimizer imports ``torch._dynamo``,
 about 900 modules and 1.1 s here: a quarter of a one-epoch MLP run from the
-command line, and a stall on the app's first Train click. Each step is a few
-multi-tensor (``_foreach``) calls over all parameters at once.
+command line, and a stall on the app's first Train click. Each step is one
+fused kernel (Adam, where torch has it) or a few multi-tensor (``_foreach``)
+calls over all parameters at once.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class _Optimizer:
         return [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
 
 
+# torch >= 2.4 has one kernel for Adam's whole update on the CPU (what
+# torch.optim.Adam(fused=True) calls); older versions take the _foreach path.
+_FUSED_ADAM = getattr(torch, "_fused_adam_", None)
+
+
 class Adam(_Optimizer):
     """Adam (Kingma and Ba), with beta1 as ``momentum``."""
 
@@ -67,7 +73,8 @@ class Adam(_Optimizer):
         self.eps = eps
         self.exp_avg = [torch.zeros_like(p) for p in self.parameters]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.parameters]
-        self.steps = [0] * len(self.parameters)
+        # Each tensor's own step count, for its bias corrections, as in torch.optim.
+        self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.parameters]
 
     @torch.no_grad()
     def step(self) -> None:
@@ -78,15 +85,19 @@ class Adam(_Optimizer):
         gradients = [p.grad for p in parameters]
         exp_avg = [self.exp_avg[i] for i in indices]
         exp_avg_sq = [self.exp_avg_sq[i] for i in indices]
-        for i in indices:
-            self.steps[i] += 1
+        steps = [self.steps[i] for i in indices]
+        torch._foreach_add_(steps, 1.0)
         beta1, beta2 = self.momentum, self.beta2
+        if _FUSED_ADAM is not None:
+            _FUSED_ADAM(parameters, gradients, exp_avg, exp_avg_sq, [], steps, lr=self.lr, beta1=beta1, beta2=beta2,
+                        weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+            return
         torch._foreach_lerp_(exp_avg, gradients, 1.0 - beta1)
         torch._foreach_mul_(exp_avg_sq, beta2)
         torch._foreach_addcmul_(exp_avg_sq, gradients, gradients, 1.0 - beta2)
-        # Bias corrections depend on each tensor's own step count, as in torch.optim.
-        step_sizes = [-self.lr / (1.0 - beta1 ** self.steps[i]) for i in indices]
-        correction_roots = [math.sqrt(1.0 - beta2 ** self.steps[i]) for i in indices]
+        counts = [step.item() for step in steps]
+        step_sizes = [-self.lr / (1.0 - beta1**count) for count in counts]
+        correction_roots = [math.sqrt(1.0 - beta2**count) for count in counts]
         denominators = torch._foreach_sqrt(exp_avg_sq)
         torch._foreach_div_(denominators, correction_roots)
         torch._foreach_add_(denominators, self.eps)

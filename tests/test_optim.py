@@ -27,14 +27,16 @@ def _train(model, batches, step_with):
     return [p.detach().clone() for p in model.parameters()]
 
 
-@pytest.mark.parametrize("kind", ["adam", "sgd"])
-def test_matches_torch_optim_with_one_cycle_step_for_step(kind):
+@pytest.mark.parametrize("kind", ["adam", "adam-without-fused-kernel", "sgd"])
+def test_matches_torch_optim_with_one_cycle_step_for_step(kind, monkeypatch):
+    if kind == "adam-without-fused-kernel":
+        monkeypatch.setattr(optim, "_FUSED_ADAM", None)
     max_lr = 0.05
     reference, batches = _model_and_batches()
     ours, _ = _model_and_batches()
     total = len(batches)
 
-    if kind == "adam":
+    if kind.startswith("adam"):
         torch_optimizer = torch.optim.Adam(reference.parameters(), lr=max_lr)
         our_optimizer = optim.Adam(ours.parameters(), lr=max_lr)
     else:
