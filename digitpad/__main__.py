@@ -1,5 +1,3 @@
-import sys
+from digitpad.cli import run
 
-from digitpad.cli import main
-
-sys.exit(main())
+run()

@@ -9,6 +9,7 @@ to stderr. Every user error is one message and a non-zero exit status:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -19,7 +20,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from digitpad import __version__
 from digitpad.config import ARCHITECTURES, NUM_CLASSES, OPTIMIZERS, ConfigError, TrainConfig
@@ -127,6 +128,16 @@ def _build_parser() -> _Parser:
     predict.add_argument("--json", action="store_true", help="print one JSON array instead of text lines")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, GIF, ...)")
     return parser
+
+
+def run() -> NoReturn:
+    """The ``digitpad`` command and ``python -m digitpad``: ``main()``, then exit."""
+    status = main()
+    # At exit Python runs full garbage collections over every object torch made
+    # (about 200,000): 0.2 s of a one-epoch run. Frozen objects are skipped, as
+    # in the app after its big loads; nothing is left unsaved by then.
+    gc.freeze()
+    sys.exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,7 +61,7 @@ def test_the_wheel_declares_the_console_script(wheel):
     with zipfile.ZipFile(wheel) as archive:
         (entry_points,) = [name for name in archive.namelist() if name.endswith("entry_points.txt")]
         text = archive.read(entry_points).decode()
-    assert "digitpad = digitpad.cli:main" in text
+    assert "digitpad = digitpad.cli:run" in text
 
 
 def test_an_installed_wheel_finds_its_resources(wheel, tmp_path):
