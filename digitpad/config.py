@@ -72,7 +72,7 @@ class ModelConfig:
 # Where an architecture's best settings differ from TrainConfig's defaults.
 ARCH_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {},
-    "mlp": {"augment": False, "batch_size": 256, "lr": 0.002, "epochs": 10},
+    "mlp": {"augment": False, "batch_size": 512, "lr": 0.003, "epochs": 10},
 }
 
 
@@ -117,8 +117,9 @@ class TrainConfig:
         """Each architecture's own defaults, with ``changes`` applied on top.
 
         The MLP has no notion of space, so warping its inputs only slows its
-        learning: it trains without augmentation, on larger batches, and as
-        each of its epochs is cheap it takes more of them (98.3 % after 10).
+        learning: it trains without augmentation, on larger batches (fewer
+        steps, same accuracy), and as each of its epochs is cheap it takes more
+        of them (98.3 % after 10).
         """
         model_changes = {k: changes.pop(k) for k in ("hidden", "channels", "dropout") if k in changes}
         model = ModelConfig(arch=arch, **model_changes)
