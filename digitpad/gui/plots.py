@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
@@ -28,6 +28,21 @@ def _quiet_plot(plot: pg.PlotItem) -> None:
     plot.setMenuEnabled(False)
     plot.hideButtons()
     plot.setMouseEnabled(x=False, y=False)
+
+
+class _BarsInAFixedBox(pg.BarGraphItem):
+    """Bars whose heights stay within 0..1, in a plot whose range never moves.
+
+    pyqtgraph works out a bar chart's bounding box from its data, padded by a
+    pixel measured through the view's transform, several times per repaint
+    (a quarter of the bars' paint here). A box fixed once, around every bar at
+    full height, holds whatever the bars show.
+    """
+
+    BOX = QRectF(-0.5, -0.02, 10.0, 1.04)  # x: ten bars of width < 1 centred on 0..9; y: 0..1 and a margin
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self.BOX)
 
 
 class ProbabilityBars(pg.PlotWidget):
@@ -57,7 +72,7 @@ class ProbabilityBars(pg.PlotWidget):
 
         self._values = np.zeros(10)
         self._brushes = {color.name(): pg.mkBrush(color) for color in (BAR_COLOR, HIGHLIGHT_COLOR, UNSURE_COLOR)}
-        self._bars = pg.BarGraphItem(
+        self._bars = _BarsInAFixedBox(
             x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(None, False), pen=pg.mkPen(None)
         )
         plot.addItem(self._bars)

@@ -91,6 +91,39 @@ def test_labels_flagged_as_painting_nothing_look_the_same(qtbot):
         assert flagged.grab().toImage() == plain.grab().toImage(), size
 
 
+def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(qtbot, monkeypatch):
+    """The bars report a fixed bounding box instead of pyqtgraph's per-paint one: it must hold
+    every bar at any height, and the picture must be pixel for pixel pyqtgraph's."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    from digitpad.gui import plots
+
+    fixed = ProbabilityBars()
+    monkeypatch.setattr(plots, "_BarsInAFixedBox", pg.BarGraphItem)
+    plain = ProbabilityBars()
+    assert type(plain._bars) is pg.BarGraphItem and type(fixed._bars) is not pg.BarGraphItem
+
+    box = fixed._bars.boundingRect()
+    fixed.set_probabilities(np.ones(10))
+    half_width = fixed._bars.opts["width"] / 2
+    for x in fixed._bars.opts["x"]:
+        assert box.left() < x - half_width and x + half_width < box.right()
+    assert box.top() < 0.0 and 1.0 < box.bottom()
+
+    for widget in (fixed, plain):
+        qtbot.addWidget(widget)
+        widget.resize(300, 240)
+        widget.show()
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        probabilities = rng.dirichlet(np.full(10, 0.3))
+        for widget in (fixed, plain):
+            widget.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
+        QApplication.processEvents()
+        assert fixed.grab().toImage() == plain.grab().toImage()
+
+
 def test_metrics_plot_grows_its_curves_in_place(metrics):
     curves = (metrics.train_curve, metrics.val_loss_curve, metrics.val_acc_curve)
     items_before = list(metrics.getPlotItem().items)
