@@ -63,14 +63,14 @@ from digitpad.gui.model_loader import (
     model_from_checkpoint,
     pin_torch_threads,
 )
-from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
+from digitpad.gui.plots import BACKGROUND, HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
 from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 
 PREVIEW_SCALE = 5  # the 28x28 model input, shown nearest-neighbour at 140x140
-ANSWER_WIDTH = 150  # the predicted digit and the confidence text under it
+ANSWER_WIDTH = 136  # the predicted digit and the confidence text under it
 DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
@@ -298,7 +298,18 @@ class MainWindow(QMainWindow):
         answer.addWidget(self.confidence_label)
         answer.addStretch(1)
         top.addLayout(answer, 1)
-        layout.addLayout(top)
+        # An opaque white card, like the bars' panel below it: a new answer then
+        # repaints the card alone, not the group box's frame behind it (half a
+        # millisecond a stroke).
+        answer_card = QWidget()
+        answer_card.setObjectName("answer_card")
+        palette = answer_card.palette()
+        palette.setColor(QPalette.ColorRole.Window, BACKGROUND)
+        answer_card.setPalette(palette)
+        answer_card.setAutoFillBackground(True)
+        top.setContentsMargins(0, 0, 0, 0)
+        answer_card.setLayout(top)
+        layout.addWidget(answer_card)
 
         self.bars = ProbabilityBars(group)
         self.bars.setMinimumHeight(200)

@@ -24,6 +24,7 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QWidget
 
 import digitpad.gui
 from digitpad.gui import collector
@@ -279,6 +280,43 @@ def test_a_new_prediction_repaints_without_laying_out_the_window(window, qtbot):
         QApplication.instance().removeEventFilter(spy)
     assert LayoutSpy.requests == 0
     assert window.prediction_label.styleSheet() == ""
+
+
+def test_a_new_prediction_repaints_the_answer_not_the_group_box_behind_it(window, qtbot):
+    """The answer sits on an opaque card: Qt then repaints the card under a changed label, not
+    the group box's frame (half a millisecond a stroke)."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication, QGroupBox
+
+    card = window.findChild(QWidget, "answer_card")
+    assert card.autoFillBackground()
+    assert card.isAncestorOf(window.prediction_label) and card.isAncestorOf(window.confidence_label)
+    assert card.isAncestorOf(window.preview)
+    group = card.parentWidget()
+    assert isinstance(group, QGroupBox)
+
+    class PaintSpy(QObject):
+        painted: list = []
+
+        def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                PaintSpy.painted.append(watched)
+            return False
+
+    draw_stroke(window.canvas, seven(window.canvas))
+    QApplication.processEvents()
+    spy = PaintSpy()
+    group.installEventFilter(spy)
+    card.installEventFilter(spy)
+    try:
+        window.canvas.clear()
+        draw_stroke(window.canvas, seven(window.canvas, steps=20))
+        QApplication.processEvents()
+    finally:
+        group.removeEventFilter(spy)
+        card.removeEventFilter(spy)
+    assert card in PaintSpy.painted, "the answer changed, so its card was repainted"
+    assert group not in PaintSpy.painted
 
 
 # -------------------------------------------------------- preprocessing
