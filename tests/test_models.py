@@ -95,3 +95,21 @@ def test_architecture_defaults():
     assert TrainConfig.defaults_for("cnn").augment is True
     with pytest.raises(ConfigError):
         TrainConfig(lr=0)
+
+
+def test_the_classifier_runs_the_cnn_channels_last_with_the_same_answers():
+    import copy
+
+    from digitpad.inference import Classifier
+
+    config = ModelConfig(arch="cnn", channels=(4, 8))
+    torch.manual_seed(0)
+    plain = build_model(config).eval()
+    classifier = Classifier(copy.deepcopy(plain), config)
+    assert classifier.model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    images = torch.randn(16, 1, 28, 28)
+    with torch.no_grad():
+        expected = plain(images).exp().numpy()
+    got = classifier.probabilities(images)
+    assert abs(got - expected).max() < 1e-5
+    assert (got.argmax(1) == expected.argmax(1)).all()
