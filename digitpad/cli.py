@@ -9,6 +9,7 @@ to stderr. Every user error is one message and a non-zero exit status:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import math
@@ -352,7 +353,14 @@ def _train(args: argparse.Namespace) -> int:
 
     from digitpad import checkpoint, paths
     from digitpad.data import DownloadCancelled, load_mnist, validation_split
-    from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit, training_threads
+    from digitpad.training import (
+        BatchProgress,
+        TrainingResult,
+        ValidationResult,
+        continued_history,
+        fit,
+        training_threads,
+    )
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
     bar = ProgressBar()
@@ -383,6 +391,9 @@ def _train(args: argparse.Namespace) -> int:
         bar.clear()
 
     assert result is not None, "fit() always ends with a TrainingResult"
+    if start_from is not None:
+        # The saved model's curves go on from where the model it continued left off.
+        result = dataclasses.replace(result, history=continued_history(start_from.history, result.history))
     if result.stopped and not result.history.get("train_step"):
         _say("digitpad train: stopped before the first training step; nothing was saved")
         return EXIT_INTERRUPTED

@@ -115,6 +115,29 @@ def non_digit_penalty(log_probabilities: torch.Tensor) -> torch.Tensor:
     return -log_probabilities.mean()
 
 
+_CURVES = (("train_step", "train_loss"), ("val_step", "val_loss", "val_accuracy"))
+
+
+def continued_history(earlier: dict | None, later: dict) -> dict:
+    """One history for a model trained in two runs: ``later``'s points follow ``earlier``'s.
+
+    Steps are counted on the earlier run's scale, so the epochs line up even if
+    the runs' batch sizes differ. An unusable ``earlier`` is left out.
+    """
+    if not isinstance(earlier, dict) or not all(isinstance(earlier.get(k, []), list) for k in sum(_CURVES, ())):
+        return copy.deepcopy(later)
+    earlier_per_epoch = earlier.get("steps_per_epoch") or later.get("steps_per_epoch") or 1
+    later_per_epoch = later.get("steps_per_epoch") or earlier_per_epoch
+    offset = max(earlier.get("train_step", []) + earlier.get("val_step", []), default=0)
+    merged: dict = {"steps_per_epoch": earlier_per_epoch}
+    for step_key, *value_keys in _CURVES:
+        steps = [offset + round(step * earlier_per_epoch / later_per_epoch) for step in later.get(step_key, [])]
+        merged[step_key] = list(earlier.get(step_key, [])) + steps
+        for key in value_keys:
+            merged[key] = list(earlier.get(key, [])) + list(later.get(key, []))
+    return merged
+
+
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 

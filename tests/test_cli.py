@@ -170,6 +170,10 @@ def test_train_from_continues_a_saved_model_with_non_digits(capsys, fake_mnist, 
     before, after = checkpoint.load(first), checkpoint.load(second)
     assert after.model_config == before.model_config
     assert after.train_config["non_digit_share"] == 0.25 and after.train_config["lr"] == 0.0005
+    # Its curves go on from the first run's.
+    assert len(after.history["val_accuracy"]) == 2
+    assert after.history["val_accuracy"][0] == before.history["val_accuracy"][0]
+    assert after.history["val_step"][1] > after.history["val_step"][0]
     # It went on from the saved weights (a fresh start would have a test accuracy near chance).
     assert after.metrics["test_accuracy"] >= before.metrics["test_accuracy"] - 0.1
     assert any(not torch.equal(before.state_dict[k], after.state_dict[k]) for k in before.state_dict)

@@ -152,3 +152,22 @@ def test_continuing_starts_from_the_given_weights(small_data):
     fresh = run(small_config("cnn", epochs=1, lr=1e-4), small_data)[-1]
     assert more.test_accuracy >= first.test_accuracy - 0.05
     assert more.test_accuracy > fresh.test_accuracy + 0.2
+
+
+def test_a_continued_runs_history_follows_the_earlier_one_on_its_step_scale():
+    from digitpad.training import continued_history
+
+    earlier = {"steps_per_epoch": 10, "train_step": [5, 10, 15, 20], "train_loss": [4.0, 3.0, 2.0, 1.0],
+               "val_step": [10, 20], "val_loss": [2.5, 1.5], "val_accuracy": [0.5, 0.7]}
+    # Half the batch size: twice the steps per epoch.
+    later = {"steps_per_epoch": 20, "train_step": [10, 20], "train_loss": [0.9, 0.8],
+             "val_step": [20], "val_loss": [1.2], "val_accuracy": [0.8]}
+    merged = continued_history(earlier, later)
+    assert merged["steps_per_epoch"] == 10
+    assert merged["train_step"] == [5, 10, 15, 20, 25, 30]
+    assert merged["train_loss"] == [4.0, 3.0, 2.0, 1.0, 0.9, 0.8]
+    assert merged["val_step"] == [10, 20, 30] and merged["val_accuracy"] == [0.5, 0.7, 0.8]
+    assert earlier["train_step"] == [5, 10, 15, 20]  # inputs untouched
+    for unusable in (None, {}, {"train_step": "garbage"}, ["not", "a", "dict"]):
+        result = continued_history(unusable, later)
+        assert result["val_accuracy"] == [0.8] and result["val_step"] == [20]

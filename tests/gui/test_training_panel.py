@@ -118,7 +118,12 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
 
     monkeypatch.setattr(training, "fit", spying_fit)
     small_run(window, epochs=1)
+    click_train(window, qtbot)  # a first run, so the model to continue has curves of its own
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
     continued_config = window.model().model_config
+    first_history = window.model().checkpoint.history
+    assert len(first_history["val_accuracy"]) == 1
     window.continue_radio.setChecked(True)
     assert not window.arch_combo.isEnabled()
     click_train(window, qtbot)
@@ -128,6 +133,12 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
     assert captured["initial_state"] is not None
     assert set(captured["initial_state"]) == set(weights)
     assert captured["config"].model == continued_config
+    # The continued model's curves go on from its earlier ones: one more epoch's validation, in order.
+    history = window.model().checkpoint.history
+    earlier = list(first_history.get("val_accuracy", []))
+    assert history["val_accuracy"][: len(earlier)] == earlier and len(history["val_accuracy"]) == len(earlier) + 1
+    assert history["val_step"] == sorted(history["val_step"])
+    assert window.metrics_plot.point_counts()[2] == len(earlier) + 1
 
     window.fresh_radio.setChecked(True)
     small_run(window, epochs=1)
