@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QWidget
 
 BACKGROUND = QColor(255, 255, 255)
 FOREGROUND = QColor(70, 70, 70)
@@ -22,6 +22,7 @@ UNSURE_COLOR = QColor(226, 140, 30)
 TRAIN_LOSS_COLOR = QColor(33, 118, 204)
 VAL_LOSS_COLOR = QColor(214, 80, 60)
 VAL_ACC_COLOR = QColor(40, 150, 80)
+LABEL_GAP_PIXELS = 2  # between a bar's top and its percentage
 
 
 def _quiet_plot(plot: pg.PlotItem) -> None:
@@ -78,23 +79,23 @@ class ProbabilityBars(pg.PlotWidget):
         plot.addItem(self._bars)
         label_font = QFont()
         label_font.setPointSize(8)
-        self._labels: list[pg.TextItem] = []
+        self._label_metrics = QFontMetricsF(label_font)
+        self._labels: list[QGraphicsSimpleTextItem] = []
         for digit in range(10):
-            label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
+            # Plain Qt text items, not pyqtgraph TextItems: a TextItem lays out a
+            # text document and follows the view's transforms through signals, which
+            # made setting ten labels cost twice the bars themselves. Ignoring the
+            # view's transform keeps the text unscaled and upright; each label is
+            # centred above its bar by its own offset (see _place_label).
+            label = QGraphicsSimpleTextItem("")
             label.setFont(label_font)
-            # pyqtgraph items report each move to their view box for its auto-range;
-            # this plot's range is fixed, and without the reports a move costs a third.
-            label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
-            # A TextItem paints nothing itself here (no border or fill); its text is a
-            # child item, kept unscaled through the view box's transform signals. Saying
-            # so spares each repaint of the bars ten Python calls (a fifth of its time).
-            label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+            label.setBrush(FOREGROUND)
+            label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             label.setPos(digit, 0)
-            plot.addItem(label)
+            plot.addItem(label, ignoreBounds=True)
             self._labels.append(label)
-        # What each label shows now: a prediction changes few of them, and
-        # setting a TextItem's text or position costs a relayout. Empty bars hide
-        # the labels rather than blank them, so the next drawing's first
+        # What each label shows now: a prediction changes few of them. Empty bars
+        # hide the labels rather than blank them, so the next drawing's first
         # prediction again changes only the labels that differ.
         self._label_texts = [""] * 10
         self._label_heights = [0.0] * 10
@@ -121,13 +122,20 @@ class ProbabilityBars(pg.PlotWidget):
         for digit, (label, value) in enumerate(zip(self._labels, self._values)):
             text = f"{value * 100:.0f}%"
             if text != self._label_texts[digit]:
-                label.setText(text)
+                self._set_label_text(label, text)
                 self._label_texts[digit] = text
             height = float(value) + 0.02
             if abs(height - self._label_heights[digit]) > 1e-3:  # a thousandth of the axis: under a pixel
                 label.setPos(digit, height)
                 self._label_heights[digit] = height
         self._show_labels(True)
+
+    def _set_label_text(self, label: QGraphicsSimpleTextItem, text: str) -> None:
+        label.setText(text)
+        # In pixels, since the label ignores the view's transform: centred on its
+        # bar, its baseline a little above the bar's top.
+        width = self._label_metrics.horizontalAdvance(text)
+        label.setTransform(QTransform.fromTranslate(-width / 2, -self._label_metrics.height() - LABEL_GAP_PIXELS))
 
     def _show_labels(self, shown: bool) -> None:
         if shown != self._labels_shown:
@@ -137,7 +145,7 @@ class ProbabilityBars(pg.PlotWidget):
 
     def label_texts(self) -> list[str]:
         """What the ten labels show ("" where hidden)."""
-        return [label.textItem.toPlainText() if label.isVisible() else "" for label in self._labels]
+        return [label.text() if label.isVisible() else "" for label in self._labels]
 
 
 class MetricsPlot(pg.PlotWidget):

@@ -61,7 +61,7 @@ def test_bars_reuse_their_items(bars):
 
 
 def test_bars_repaint_cheaply(bars):
-    """The fixed axis is kept as a pixmap, and the labels' moves are not reported for auto-range."""
+    """The fixed axis is kept as a pixmap, and the labels' moves are not reported to the view."""
     from PySide6.QtWidgets import QGraphicsItem
 
     axis = bars.getPlotItem().getAxis("bottom")
@@ -70,25 +70,30 @@ def test_bars_repaint_cheaply(bars):
     assert not any(label.flags() & reports for label in bars._labels)
 
 
-def test_labels_flagged_as_painting_nothing_look_the_same(qtbot):
-    """The labels skip their TextItem's own paint (it draws no border or fill): the picture is
-    pixel for pixel the one of plain TextItems, at several sizes."""
-    from PySide6.QtWidgets import QApplication, QGraphicsItem
+def test_each_label_sits_centred_just_above_its_bar_at_any_size(qtbot):
+    """The labels are plain Qt text items that ignore the view's transform, placed by their own
+    offset: whatever the widget's size, each stays centred over its bar and just above its top."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
 
-    flagged, plain = ProbabilityBars(), ProbabilityBars()
-    for label in plain._labels:
-        label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, False)
-    for widget in (flagged, plain):
-        qtbot.addWidget(widget)
-        widget.show()
+    bars = ProbabilityBars()
+    qtbot.addWidget(bars)
+    bars.show()
+    view = bars.getPlotItem().getViewBox()
     rng = np.random.default_rng(2)
     for size in ((286, 378), (200, 250), (420, 600), (160, 130)):
         probabilities = rng.dirichlet(np.full(10, 0.3))
-        for widget in (flagged, plain):
-            widget.resize(*size)
-            widget.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
+        bars.resize(*size)
+        bars.set_probabilities(probabilities, highlight=int(probabilities.argmax()))
         QApplication.processEvents()
-        assert flagged.grab().toImage() == plain.grab().toImage(), size
+        on_screen = bars.viewportTransform()
+        for digit, (label, value) in enumerate(zip(bars._labels, probabilities)):
+            # Where the label and the bar's top land in the widget, in pixels.
+            box = label.deviceTransform(on_screen).mapRect(label.boundingRect())
+            bar_top = on_screen.map(view.mapViewToScene(QPointF(digit, float(value))))
+            assert abs(box.center().x() - bar_top.x()) <= 1.0, (size, digit)
+            assert bar_top.y() - 12 <= box.bottom() <= bar_top.y(), (size, digit, box, bar_top)
+            assert 8 <= box.height() <= 20  # its own font size, not scaled by the view
 
 
 def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(qtbot, monkeypatch):
