@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from digitpad.config import ModelConfig
-from digitpad.models import build_model
+from digitpad.models import DigitCNN, build_model
 from digitpad.preprocess import normalize, to_mnist_image
 
 # Below this top probability the app says "unsure" rather than give a confident
@@ -42,9 +42,12 @@ class Classifier:
     """
 
     def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None):
-        # Channels-last is oneDNN's own layout for convolutions: one drawing goes
-        # through the CNN about a fifth faster (0.47 ms against 0.60 here), with
-        # probabilities within 1e-6 of the default layout's.
+        if isinstance(model, DigitCNN):
+            # Batch norm folded into the convolutions, and channels-last, oneDNN's
+            # own layout for convolutions: one drawing goes through the CNN in 0.42 ms
+            # instead of 0.60 here (1.09 instead of 1.26 after a pause), with every
+            # answer on the 10,000 drawn strokes the same (probabilities within 2e-6).
+            model = model.with_batch_norm_folded()
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.model_config = model_config
         self.name = name

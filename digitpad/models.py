@@ -7,9 +7,12 @@ probabilities.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from digitpad.config import INPUT_SIZE, NUM_CLASSES, ModelConfig
 
@@ -84,6 +87,19 @@ class DigitCNN(nn.Module):
         self.fc1 = nn.Linear(second * 7 * 7, hidden)
         self.dropout = FastDropout(p=drop_p)
         self.fc2 = nn.Linear(hidden, NUM_CLASSES)
+
+    def with_batch_norm_folded(self) -> DigitCNN:
+        """An eval-mode copy with each batch norm folded into the convolution before it.
+
+        For inference only (the folded layers no longer learn like the originals):
+        two operations fewer per image, probabilities within about 1e-6.
+        """
+        folded = copy.deepcopy(self).eval()
+        folded.conv1 = fuse_conv_bn_eval(folded.conv1, folded.bn1)
+        folded.bn1 = nn.Identity()
+        folded.conv2 = fuse_conv_bn_eval(folded.conv2, folded.bn2)
+        folded.bn2 = nn.Identity()
+        return folded
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)

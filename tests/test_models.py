@@ -97,15 +97,36 @@ def test_architecture_defaults():
         TrainConfig(lr=0)
 
 
-def test_the_classifier_runs_the_cnn_channels_last_with_the_same_answers():
-    import copy
+def _trained_looking_cnn(config: ModelConfig) -> DigitCNN:
+    torch.manual_seed(0)
+    model = build_model(config)
+    # Batch norm statistics and affine terms away from their defaults, as after training.
+    for norm in (model.bn1, model.bn2):
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
 
+
+def test_folding_batch_norm_keeps_the_outputs_and_the_original():
+    model = _trained_looking_cnn(ModelConfig(arch="cnn", channels=(4, 8)))
+    folded = model.with_batch_norm_folded()
+    assert isinstance(folded.bn1, nn.Identity) and isinstance(folded.bn2, nn.Identity)
+    assert isinstance(model.bn1, nn.BatchNorm2d)  # a copy: the model itself is untouched
+    images = torch.randn(32, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(images), model(images), rtol=1e-4, atol=1e-5)
+
+
+def test_the_classifier_runs_the_cnn_folded_and_channels_last_with_the_same_answers():
     from digitpad.inference import Classifier
 
     config = ModelConfig(arch="cnn", channels=(4, 8))
-    torch.manual_seed(0)
-    plain = build_model(config).eval()
-    classifier = Classifier(copy.deepcopy(plain), config)
+    plain = _trained_looking_cnn(config)
+    classifier = Classifier(plain, config)
+    assert isinstance(plain.bn1, nn.BatchNorm2d)
+    assert isinstance(classifier.model.bn2, nn.Identity)
     assert classifier.model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
     images = torch.randn(16, 1, 28, 28)
     with torch.no_grad():
