@@ -9,7 +9,6 @@ to stderr. Every user error is one message and a non-zero exit status:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import json
 import math
@@ -289,7 +288,7 @@ def _gui(qt_args: list[str]) -> int:
 # --- train ------------------------------------------------------------------------------------
 
 
-def _train_config(args: argparse.Namespace, start_from=None) -> TrainConfig:
+def _train_config(args: argparse.Namespace, start_from: Checkpoint | None = None) -> TrainConfig:
     """The run's settings; continuing ``start_from`` (a Checkpoint) keeps its model."""
     model_options = dict(arch=args.arch, hidden=args.hidden, channels=args.channels, dropout=args.dropout)
     if start_from is not None:
@@ -353,14 +352,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from digitpad import checkpoint, paths
     from digitpad.data import DownloadCancelled, load_mnist, validation_split
-    from digitpad.training import (
-        BatchProgress,
-        TrainingResult,
-        ValidationResult,
-        continued_history,
-        fit,
-        training_threads,
-    )
+    from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit, training_threads
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
     bar = ProgressBar()
@@ -377,8 +369,9 @@ def _train(args: argparse.Namespace) -> int:
              f"from {data.source}")
 
         result = None
-        initial_state = start_from.state_dict if start_from is not None else None
-        for event in fit(config, data, should_stop=stop.is_set, initial_state=initial_state):
+        # Continuing: its weights, and its curves to head the new run's.
+        continuing = dict(initial_state=start_from.state_dict, initial_history=start_from.history) if start_from else {}
+        for event in fit(config, data, should_stop=stop.is_set, **continuing):
             if isinstance(event, BatchProgress):
                 bar.show(event.step / event.steps_per_epoch, f"epoch {event.epoch}/{event.epochs}",
                          f"loss {event.loss:.4f}  {event.elapsed:.0f}s", final=event.step == event.steps_per_epoch)
@@ -391,9 +384,6 @@ def _train(args: argparse.Namespace) -> int:
         bar.clear()
 
     assert result is not None, "fit() always ends with a TrainingResult"
-    if start_from is not None:
-        # The saved model's curves go on from where the model it continued left off.
-        result = dataclasses.replace(result, history=continued_history(start_from.history, result.history))
     if result.stopped and not result.history.get("train_step"):
         _say("digitpad train: stopped before the first training step; nothing was saved")
         return EXIT_INTERRUPTED

@@ -152,12 +152,14 @@ def fit(
     data: MnistTensors,
     should_stop: Callable[[], bool] | None = None,
     initial_state: dict[str, torch.Tensor] | None = None,
+    initial_history: dict | None = None,
 ) -> Iterator[TrainingEvent]:
     """Train a model, yielding progress; the last event is always a TrainingResult.
 
     ``should_stop`` is checked before every batch. When it returns True the run
     ends there and the result carries the weights after the last complete step.
-    ``initial_state`` continues from existing weights instead of starting fresh.
+    ``initial_state`` continues from existing weights instead of starting fresh;
+    ``initial_history``, those weights' curves, then heads the result's history.
     """
     should_stop = should_stop or (lambda: False)
     started = time.perf_counter()
@@ -241,7 +243,7 @@ def fit(
         model_config=config.model,
         train_config=config,
         state_dict=_snapshot(model),
-        history=copy.deepcopy(history),
+        history=continued_history(initial_history, history),
         test_loss=test_loss,
         test_accuracy=test_accuracy,
         stopped=stopped,

@@ -171,3 +171,14 @@ def test_a_continued_runs_history_follows_the_earlier_one_on_its_step_scale():
     for unusable in (None, {}, {"train_step": "garbage"}, ["not", "a", "dict"]):
         result = continued_history(unusable, later)
         assert result["val_accuracy"] == [0.8] and result["val_step"] == [20]
+
+
+def test_a_continued_run_reports_the_earlier_curves_then_its_own(small_data):
+    first = run(small_config("mlp", epochs=2), small_data)[-1]
+    more = run(small_config("mlp", epochs=1), small_data, initial_state=first.state_dict,
+               initial_history=first.history)[-1]
+    assert more.history["val_accuracy"][:2] == first.history["val_accuracy"]
+    assert len(more.history["val_accuracy"]) == 3
+    assert more.history["val_step"] == sorted(more.history["val_step"])
+    fresh = run(small_config("mlp", epochs=1), small_data)[-1]
+    assert len(fresh.history["val_accuracy"]) == 1

@@ -7,7 +7,6 @@ core's modules are imported inside the methods that need them.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -170,8 +169,6 @@ class MainWindow(QMainWindow):
         self._settings = keys.app_settings()
         self._model: LoadedModel | None = None
         self._model_failed = False
-        # The history of the model a run continues (None for a new model).
-        self._continued_history: dict | None = None
         self._loader_thread = None
         self._loader: ModelLoader | None = None
         self._train_thread = None
@@ -817,12 +814,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Training cancelled.")
 
     def _launch_worker(self, config: TrainConfig, folder: Path, download: bool, note: str = "") -> None:
-        initial_state = None
-        self._continued_history = None
+        initial_state = initial_history = None
         if self.continue_radio.isChecked() and self._model is not None:
             initial_state = self._model.copy_of_weights()
-            self._continued_history = getattr(self._model.checkpoint, "history", None)
-        worker = TrainingWorker(config, folder, download=download, initial_state=initial_state)
+            initial_history = getattr(self._model.checkpoint, "history", None)
+        worker = TrainingWorker(config, folder, download=download, initial_state=initial_state,
+                                initial_history=initial_history)
         thread = new_thread("digitpad-training")
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -914,11 +911,6 @@ class MainWindow(QMainWindow):
             return
         self.train_progress.setRange(0, 1)
         self.train_progress.setValue(1)
-        if self._continued_history is not None and dataclasses.is_dataclass(result) and isinstance(result.history, dict):
-            from digitpad.training import continued_history
-
-            # The continued model's curves go on from where it left off.
-            result = dataclasses.replace(result, history=continued_history(self._continued_history, result.history))
         self.metrics_plot.set_history(result.history)
         trained_steps = len(result.history.get("train_step", [])) if isinstance(result.history, dict) else 0
         if result.stopped and trained_steps == 0 and not _finite(result.test_accuracy):

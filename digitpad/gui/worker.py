@@ -57,6 +57,7 @@ class TrainingWorker(QObject):
         *,
         download: bool = False,
         initial_state: dict | None = None,
+        initial_history: dict | None = None,
         fit: Callable | None = None,
         load_data: Callable | None = None,
         emit_interval: float = EMIT_INTERVAL,
@@ -66,6 +67,7 @@ class TrainingWorker(QObject):
         self._root = data_root
         self._download = download
         self._initial_state = initial_state
+        self._initial_history = initial_history
         self._fit = fit
         self._load_data = load_data
         self._interval = emit_interval
@@ -125,7 +127,8 @@ class TrainingWorker(QObject):
 
         config = _fit_to_data(self.config, len(data.train_labels))
         result = None
-        for event in fit(config, data, should_stop=self._stop.is_set, initial_state=self._initial_state):
+        continuing = dict(initial_state=self._initial_state, initial_history=self._initial_history)
+        for event in fit(config, data, should_stop=self._stop.is_set, **continuing):
             if isinstance(event, training.BatchProgress):
                 self._pending_progress = event
                 self._pending_points.append((event.global_step, event.loss))

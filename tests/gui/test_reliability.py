@@ -697,9 +697,10 @@ def test_an_exception_mid_training_shows_a_dialog_and_the_next_run_works(window,
     real_fit = training.fit
     calls = []
 
-    def failing_fit(config, data, should_stop=None, initial_state=None):
+    def failing_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         calls.append(config)
-        for count, event in enumerate(real_fit(config, data, should_stop=should_stop, initial_state=initial_state)):
+        for count, event in enumerate(real_fit(config, data, should_stop=should_stop, initial_state=initial_state,
+                                              initial_history=initial_history)):
             if len(calls) == 1 and count == 3:
                 raise RuntimeError("simulated failure in the middle of an epoch")
             yield event

@@ -115,7 +115,7 @@ def test_the_trainer_sets_its_own_thread_count_and_leaves_the_gui_threads_alone(
     pin_torch_threads(1)  # as the window does when it takes a model
     seen = []
 
-    def fit(config, data, should_stop=None, initial_state=None):
+    def fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         seen.append(torch.get_num_threads())
         yield _result()
 
@@ -208,7 +208,7 @@ def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_po
 
     steps = 3000
 
-    def burst_fit(config, mnist, should_stop=None, initial_state=None):
+    def burst_fit(config, mnist, should_stop=None, initial_state=None, initial_history=None):
         for step in range(1, steps + 1):
             yield training.BatchProgress(1, 1, step, steps, step, steps, 1.0 / step, step * 1e-4)
         yield training.TrainingResult(config.model, config, {}, {"train_step": []}, float("nan"),

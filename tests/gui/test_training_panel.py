@@ -112,9 +112,10 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
     captured = {}
     real_fit = training.fit
 
-    def spying_fit(config, data, should_stop=None, initial_state=None):
+    def spying_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         captured["config"], captured["initial_state"] = config, initial_state
-        yield from real_fit(config, data, should_stop=should_stop, initial_state=initial_state)
+        yield from real_fit(config, data, should_stop=should_stop, initial_state=initial_state,
+                            initial_history=initial_history)
 
     monkeypatch.setattr(training, "fit", spying_fit)
     small_run(window, epochs=1)
@@ -206,7 +207,7 @@ def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model
 def test_an_exception_in_training_shows_a_dialog_and_the_app_stays_usable(window, qtbot, use_tiny_mnist, monkeypatch):
     from digitpad import training
 
-    def broken_fit(config, data, should_stop=None, initial_state=None):
+    def broken_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         raise RuntimeError("simulated worker crash")
         yield  # a generator, like the real one
 

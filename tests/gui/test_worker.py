@@ -85,7 +85,7 @@ def test_progress_is_coalesced_but_every_loss_point_arrives(qtbot):
     """Structure, not timing: a burst of 3000 batch events reaches the GUI as a
     handful of signals, and the loss points are all there, in order."""
 
-    def burst_fit(config, data, should_stop=None, initial_state=None):
+    def burst_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         for step in range(1, 3001):
             yield _progress(step, 3000)
         yield training.ValidationResult(1, 3000, 0.2, 0.95, 1.0)
@@ -104,7 +104,7 @@ def test_progress_is_coalesced_but_every_loss_point_arrives(qtbot):
 def test_stop_ends_the_run_cooperatively(qtbot):
     seen_stop = []
 
-    def endless_fit(config, data, should_stop=None, initial_state=None):
+    def endless_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         step = 0
         while not should_stop():
             step += 1
@@ -125,7 +125,7 @@ def test_stop_ends_the_run_cooperatively(qtbot):
 
 
 def test_an_exception_becomes_a_failed_message(qtbot):
-    def broken_fit(config, data, should_stop=None, initial_state=None):
+    def broken_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         yield _progress(1, 10)
         raise ValueError("the GPU caught fire")
 
