@@ -422,9 +422,7 @@ class MainWindow(QMainWindow):
         self.train_progress.setAccessibleName("Training progress")
         self.train_progress.setToolTip("Epoch, batch within the epoch, and the time left")
         self.train_progress.setTextVisible(True)
-        self.train_progress.setRange(0, 1)
-        self.train_progress.setValue(0)
-        self.train_progress.setFormat("Not training")
+        self._reset_progress("Not training")
         self.train_progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
@@ -976,9 +974,7 @@ class MainWindow(QMainWindow):
     def _on_training_cancelled(self) -> None:
         if self._closing:
             return
-        self.train_progress.setRange(0, 1)
-        self.train_progress.setValue(0)
-        self.train_progress.setFormat("Cancelled")
+        self._reset_progress("Cancelled")
         self.statusBar().showMessage("Training cancelled before it began; the model in use is unchanged.")
 
     @Slot(str)
