@@ -97,16 +97,17 @@ def redraw_with_pen(ink: torch.Tensor, pen_radius: torch.Tensor) -> torch.Tensor
     return (patches * disc).amax(dim=1).view(count, 1, height, width)
 
 
-def _uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(count, generator=generator)
+def uniform(shape: int | tuple[int, ...], low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    """Random numbers drawn evenly from [low, high), in a tensor of ``shape``."""
+    return low + (high - low) * torch.rand(shape, generator=generator)
 
 
 def _affine_matrices(count: int, side: int, settings: AugmentSettings, generator: torch.Generator) -> torch.Tensor:
-    angle = _uniform(count, -1.0, 1.0, generator) * math.radians(settings.max_rotation_degrees)
-    scale = _uniform(count, settings.min_scale, settings.max_scale, generator)
-    shear = _uniform(count, -settings.max_shear, settings.max_shear, generator)
+    angle = uniform(count, -1.0, 1.0, generator) * math.radians(settings.max_rotation_degrees)
+    scale = uniform(count, settings.min_scale, settings.max_scale, generator)
+    shear = uniform(count, -settings.max_shear, settings.max_shear, generator)
     # affine_grid works in [-1, 1] coordinates: one pixel is 2/side.
-    shift = _uniform(2 * count, -1.0, 1.0, generator).reshape(count, 2) * settings.max_shift_pixels * 2.0 / side
+    shift = uniform(2 * count, -1.0, 1.0, generator).reshape(count, 2) * settings.max_shift_pixels * 2.0 / side
     cos, sin = torch.cos(angle), torch.sin(angle)
     # The grid maps output to input positions, so dividing by scale enlarges the digit.
     a = (cos + shear * sin) / scale
@@ -126,7 +127,7 @@ def _elastic_offsets(count: int, side: int, settings: AugmentSettings, generator
 
 def _change_thickness(ink: torch.Tensor, generator: torch.Generator, settings: AugmentSettings) -> torch.Tensor:
     count = len(ink)
-    amount = _uniform(count, -1.0, 1.0, generator).view(count, 1, 1, 1)
+    amount = uniform(count, -1.0, 1.0, generator).view(count, 1, 1, 1)
     thicker = F.max_pool2d(ink, kernel_size=3, stride=1, padding=1)
     thinner = -F.max_pool2d(-ink, kernel_size=3, stride=1, padding=1)
     thicken_weight = amount.clamp(min=0.0) * settings.max_thicken
@@ -147,7 +148,7 @@ def augment_batch(
     ink = images * std + mean
     redrawn = torch.rand(count, generator=generator) < settings.redraw_probability
     if redrawn.any():
-        radius = _uniform(int(redrawn.sum()), settings.min_pen_radius, settings.max_pen_radius, generator)
+        radius = uniform(int(redrawn.sum()), settings.min_pen_radius, settings.max_pen_radius, generator)
         ink = ink.clone()
         ink[redrawn] = redraw_with_pen(ink[redrawn], radius)
     grid = F.affine_grid(_affine_matrices(count, side, settings, generator), list(images.shape), align_corners=False)

@@ -18,6 +18,7 @@ import math
 
 import torch
 
+from digitpad.augment import uniform
 from digitpad.config import IMAGE_SIDE
 
 MAX_POINTS = 25  # vertices per drawing; unused segments are masked out
@@ -54,10 +55,6 @@ def draw_segments(starts: torch.Tensor, ends: torch.Tensor, used: torch.Tensor, 
     return ink.view(count, 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
-def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return low + (high - low) * torch.rand(shape, generator=generator)
-
-
 def _integers(count: int, low: int, high: int, generator: torch.Generator) -> torch.Tensor:
     """Uniform whole numbers in [low, high]."""
     return torch.randint(low, high + 1, (count,), generator=generator)
@@ -79,10 +76,10 @@ def _closed_polygons(count: int, generator: torch.Generator):
     sides = _integers(count, 3, 6, generator)
     corner = torch.arange(MAX_POINTS).unsqueeze(0)
     step = 2 * math.pi / sides.unsqueeze(1)
-    jitter = _uniform((count, MAX_POINTS), -0.25, 0.25, generator)
-    angles = _uniform((count, 1), 0, 2 * math.pi, generator) + corner * step + jitter
-    points = _on_circle(angles, _uniform((count, MAX_POINTS), 0.75, 1.0, generator))
-    points[..., 1] *= _uniform((count, 1), 0.6, 1.0, generator)
+    jitter = uniform((count, MAX_POINTS), -0.25, 0.25, generator)
+    angles = uniform((count, 1), 0, 2 * math.pi, generator) + corner * step + jitter
+    points = _on_circle(angles, uniform((count, MAX_POINTS), 0.75, 1.0, generator))
+    points[..., 1] *= uniform((count, 1), 0.6, 1.0, generator)
     # Back to the first corner, to close the shape.
     points = torch.where((corner == sides.unsqueeze(1)).unsqueeze(-1), points[:, :1], points)
     return _polyline(points, sides + 1)
@@ -94,29 +91,29 @@ def _star_polygons(count: int, generator: torch.Generator):
     chosen = shapes[_integers(count, 0, len(shapes) - 1, generator)]
     points_on, skip = chosen[:, :1], chosen[:, 1:]
     corner = torch.arange(MAX_POINTS).unsqueeze(0)
-    angles = _uniform((count, 1), 0, 2 * math.pi, generator) + corner * skip * 2 * math.pi / points_on
+    angles = uniform((count, 1), 0, 2 * math.pi, generator) + corner * skip * 2 * math.pi / points_on
     return _polyline(_on_circle(angles), points_on.squeeze(1) + 1)
 
 
 def _spirals(count: int, generator: torch.Generator):
-    turns = _uniform((count, 1), 1.5, 3.5, generator)
+    turns = uniform((count, 1), 1.5, 3.5, generator)
     progress = torch.linspace(0.0, 1.0, MAX_POINTS).unsqueeze(0)
     angles = 0.3 + progress * turns * 2 * math.pi
     radii = angles / angles[:, -1:]
-    points = _on_circle(angles + _uniform((count, 1), 0, 2 * math.pi, generator), radii)
+    points = _on_circle(angles + uniform((count, 1), 0, 2 * math.pi, generator), radii)
     return _polyline(points, torch.full((count,), MAX_POINTS))
 
 
 def _waves(count: int, generator: torch.Generator):
-    periods = _uniform((count, 1), 2.0, 5.0, generator)
+    periods = uniform((count, 1), 2.0, 5.0, generator)
     x = torch.linspace(-1.0, 1.0, MAX_POINTS).unsqueeze(0).expand(count, -1)
-    y = 0.25 * torch.sin(x * periods * math.pi + _uniform((count, 1), 0, 2 * math.pi, generator))
+    y = 0.25 * torch.sin(x * periods * math.pi + uniform((count, 1), 0, 2 * math.pi, generator))
     return _polyline(torch.stack([x, y], dim=-1), torch.full((count,), MAX_POINTS))
 
 
 def _zigzags(count: int, generator: torch.Generator):
     """Seven to twelve random corners: fewer could pass for a 2, 4, 7 or Z."""
-    points = _uniform((count, MAX_POINTS, 2), -1.0, 1.0, generator)
+    points = uniform((count, MAX_POINTS, 2), -1.0, 1.0, generator)
     return _polyline(points, _integers(count, 7, 12, generator))
 
 
@@ -135,7 +132,7 @@ def _grids(count: int, generator: torch.Generator):
     slot = torch.where(is_down, line - across.unsqueeze(1), line)
     slots = torch.where(is_down, down.unsqueeze(1), across.unsqueeze(1))
     offset = -0.6 + 1.2 * slot / (slots - 1).clamp(min=1)
-    tilt = _uniform((count, 1), -0.2, 0.2, generator)
+    tilt = uniform((count, 1), -0.2, 0.2, generator)
     start_across = torch.stack([torch.full_like(offset, -1.0), offset + tilt], dim=-1)
     end_across = torch.stack([torch.full_like(offset, 1.0), offset - tilt], dim=-1)
     start_down = torch.stack([offset - tilt, torch.full_like(offset, -1.0)], dim=-1)
@@ -147,8 +144,8 @@ def _grids(count: int, generator: torch.Generator):
 
 def _crossing_strokes(count: int, generator: torch.Generator):
     """Four to eight straight strokes at random (two or three can make a 4, 7 or X)."""
-    starts = _uniform((count, MAX_POINTS - 1, 2), -1.0, 1.0, generator)
-    ends = _uniform((count, MAX_POINTS - 1, 2), -1.0, 1.0, generator)
+    starts = uniform((count, MAX_POINTS - 1, 2), -1.0, 1.0, generator)
+    ends = uniform((count, MAX_POINTS - 1, 2), -1.0, 1.0, generator)
     return _separate_strokes(starts, ends, _integers(count, 4, 8, generator))
 
 
@@ -174,8 +171,8 @@ def _fit_to_digit_box(starts: torch.Tensor, ends: torch.Tensor, used: torch.Tens
 
 def _blobs(count: int, generator: torch.Generator) -> torch.Tensor:
     """Filled ellipses, as when a drawing is coloured in."""
-    centre = _CENTRE + _uniform((count, 1, 2), -2.0, 2.0, generator)
-    radii = _uniform((count, 1, 2), 5.0, 10.0, generator)
+    centre = _CENTRE + uniform((count, 1, 2), -2.0, 2.0, generator)
+    radii = uniform((count, 1, 2), 5.0, 10.0, generator)
     inside = 1.0 - (((_PIXELS.view(1, -1, 2) - centre) / radii) ** 2).sum(-1)
     return inside.mul(4.0).clamp(0.0, 1.0).view(count, 1, IMAGE_SIDE, IMAGE_SIDE)
 
@@ -193,9 +190,9 @@ def non_digit_batch(count: int, generator: torch.Generator) -> torch.Tensor:
         members = (family == number).nonzero().flatten()
         if len(members):
             starts[members], ends[members], used[members] = make(len(members), generator)
-    angles = _uniform((count,), 0.0, 2 * math.pi, generator)
+    angles = uniform((count,), 0.0, 2 * math.pi, generator)
     starts, ends = _fit_to_digit_box(_rotate(starts, angles), _rotate(ends, angles), used)
-    ink = draw_segments(starts, ends, used, _uniform((count,), 0.8, 1.8, generator))
+    ink = draw_segments(starts, ends, used, uniform((count,), 0.8, 1.8, generator))
     blobs = torch.rand(count, generator=generator) < BLOB_SHARE
     if blobs.any():
         ink[blobs] = _blobs(int(blobs.sum()), generator)
