@@ -81,6 +81,13 @@ def _pen_offsets(radius: int) -> torch.Tensor:
     return torch.sqrt(dy**2 + dx**2).flatten()
 
 
+def pen_ink(pen_radius: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+    """A round, soft-edged pen's ink at ``distance`` from its centre line: full inside
+    the radius, fading over one pixel. Redrawn digits and non-digit drawings share it,
+    so their strokes' edges look alike."""
+    return (pen_radius + 0.5 - distance).clamp(0.0, 1.0)
+
+
 def redraw_with_pen(ink: torch.Tensor, pen_radius: torch.Tensor) -> torch.Tensor:
     """Trace each digit's skeleton with a round pen of constant width, as a canvas does.
 
@@ -91,8 +98,7 @@ def redraw_with_pen(ink: torch.Tensor, pen_radius: torch.Tensor) -> torch.Tensor
     skeleton = thin(ink > 0.4)
     reach = int(math.ceil(float(pen_radius.max()) + 0.5))
     distances = _pen_offsets(reach)
-    # A soft-edged disc: full ink inside the radius, fading over one pixel.
-    disc = (pen_radius.view(count, 1, 1) + 0.5 - distances.view(1, -1, 1)).clamp(0.0, 1.0)
+    disc = pen_ink(pen_radius.view(count, 1, 1), distances.view(1, -1, 1))
     patches = F.unfold(skeleton, kernel_size=2 * reach + 1, padding=reach)
     return (patches * disc).amax(dim=1).view(count, 1, height, width)
 

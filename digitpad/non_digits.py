@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from digitpad.augment import uniform
+from digitpad.augment import pen_ink, uniform
 from digitpad.config import IMAGE_SIDE
 
 MAX_POINTS = 25  # vertices per drawing; unused segments are masked out
@@ -51,7 +51,7 @@ def draw_segments(starts: torch.Tensor, ends: torch.Tensor, used: torch.Tensor, 
     off_x, off_y = to_pixel_x - along * step_x, to_pixel_y - along * step_y
     distance_squared = (off_x * off_x + off_y * off_y).masked_fill(~used.bool().unsqueeze(-1), math.inf)
     distance = distance_squared.amin(dim=1).sqrt()  # to the nearest segment, (B, 784)
-    ink = (pen_radius.view(count, 1) + 0.5 - distance).clamp(0.0, 1.0)
+    ink = pen_ink(pen_radius.view(count, 1), distance)
     return ink.view(count, 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
