@@ -61,23 +61,29 @@ def at_show():
 QTimer.singleShot(0, at_show)
 """
 
+_RUN_APP = """
+status = app.main([])
+print("exit", status)
+sys.exit(status)
+"""
+
+
+def _app_script(on_ready: str) -> str:
+    """The harness, then ``on_ready`` (Python source defining on_ready(window)), then the app's run."""
+    return _HARNESS + on_ready + _RUN_APP
+
 
 def test_window_is_shown_before_torch_is_imported_and_exits_zero(tmp_path, test_model_path):
     from digitpad import paths
 
     paths.set_current_model(test_model_path)
     result = run_python(
-        _HARNESS
-        + """
+        _app_script("""
 def on_ready(window):
     print("visible before torch:", state["visible_before_torch"])
     print("torch after ready:", "torch" in sys.modules)
     window.close()
-
-status = app.main([])
-print("exit", status)
-sys.exit(status)
-""",
+"""),
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -91,8 +97,7 @@ def test_closing_mid_training_exits_with_status_zero(tmp_path, test_model_path, 
 
     paths.set_current_model(test_model_path)
     result = run_python(
-        _HARNESS
-        + """
+        _app_script("""
 def on_ready(window):
     window.epochs_spin.setValue(100)
     window.batch_spin.setValue(16)
@@ -104,11 +109,7 @@ def on_ready(window):
         else:
             QTimer.singleShot(20, close_when_training)
     close_when_training()
-
-status = app.main([])
-print("exit", status)
-sys.exit(status)
-""",
+"""),
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
