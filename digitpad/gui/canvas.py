@@ -117,6 +117,13 @@ class DrawingCanvas(QWidget):
         """Width for strokes drawn from now on, as a fraction of the shorter side."""
         self._pen_width = min(MAX_PEN_WIDTH, max(MIN_PEN_WIDTH, float(fraction)))
 
+    def live_interval(self) -> int:
+        return self._live_timer.interval()
+
+    def set_live_interval(self, milliseconds: float) -> None:
+        """Emit ``stroke_changed`` at most this often, but never more than once a frame."""
+        self._live_timer.setInterval(max(LIVE_PREDICTION_INTERVAL_MS, math.ceil(milliseconds)))
+
     def stroke_count(self) -> int:
         return len(self._strokes)
 

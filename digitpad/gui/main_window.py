@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
 MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
+# Live predictions while drawing get at most a third of the GUI thread.
+LIVE_PREDICTION_SHARE = 3
 
 # Learning rates offered by the arrow keys: 1-2-5 steps, any value can be typed.
 _LR_STEPS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 5) if m * 10.0**e <= 1.0]
@@ -607,6 +610,7 @@ class MainWindow(QMainWindow):
         if self._model is None:
             self._show_pending()
             return
+        started = time.perf_counter()
         try:
             prediction = self._model.classifier.predict(self.canvas.to_array(), light_ink=True)
         except Exception as error:  # never let one bad drawing break the app
@@ -614,6 +618,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Could not classify this drawing: {error}")
             return
         self._show_prediction(prediction)
+        # On a slow machine or a very large canvas, space live predictions out so
+        # they take at most 1/LIVE_PREDICTION_SHARE of the GUI thread and the ink
+        # never lags behind the pen.
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        self.canvas.set_live_interval(LIVE_PREDICTION_SHARE * elapsed_ms)
 
     def _set_prediction_text(self, text: str, big: bool, color: str = "") -> None:
         # A new font or colour only when they change. The colour goes through the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QSettings, Qt
@@ -349,3 +351,28 @@ def test_picking_a_network_brings_its_own_defaults(window):
     assert window.hidden_edit.isEnabled()
     config = window.build_train_config()
     assert config.model.arch == "mlp" and config.lr == pytest.approx(mlp.lr)
+
+
+def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatch):
+    """A machine where one prediction takes 30 ms gets live predictions about every 90 ms, not every frame."""
+    from digitpad.gui.canvas import LIVE_PREDICTION_INTERVAL_MS
+
+    real_predict = window.model().classifier.predict
+
+    def slow_predict(image, **options):
+        started = time.perf_counter()
+        prediction = real_predict(image, **options)
+        while time.perf_counter() - started < 0.030:
+            pass
+        return prediction
+
+    assert window.canvas.live_interval() == LIVE_PREDICTION_INTERVAL_MS
+    monkeypatch.setattr(window.model().classifier, "predict", slow_predict)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert window.canvas.live_interval() >= 90
+
+    monkeypatch.setattr(window.model().classifier, "predict", real_predict)
+    window.canvas.clear()
+    draw_stroke(window.canvas, one(window.canvas))
+    assert window.canvas.live_interval() < 90  # back to frequent once predictions are fast
