@@ -495,3 +495,33 @@ def test_the_shipped_model_reads_real_digits_in_both_polarities(capsys, shared_m
     predicted = [result["digit"] for result in json.loads(out)]
     expected = [int(label) for label in labels for _ in range(2)]
     assert sum(p == e for p, e in zip(predicted, expected)) >= 38
+
+
+def test_a_headless_command_ends_with_its_output_out_and_exit_handlers_run(fake_mnist, tmp_path):
+    """``run`` ends train/eval/predict without Python's teardown: nothing written may be lost."""
+    out_path = tmp_path / "model.pt"
+    marker = tmp_path / "exit-handler-ran"
+    data.load_mnist(fake_mnist["root"], download=False)
+    child = (
+        "import atexit, pathlib, sys\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+        f"sys.argv = ['digitpad', *{TINY_TRAIN!r}, '--epochs', '1', '--data-dir', {str(fake_mnist['root'])!r},"
+        f" '--out', {str(out_path)!r}]\n"
+        "from digitpad.cli import run\n"
+        "run()\n"
+    )
+    env = {**os.environ, "DIGITPAD_ALLOW_SMALL_MNIST": "1"}
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert TEST_ACCURACY_LINE.match(done.stdout.strip().splitlines()[-1])  # the last line reached the pipe
+    assert marker.read_text() == "yes"
+    assert checkpoint.load(out_path).metrics["test_accuracy"] == pytest.approx(
+        float(done.stdout.split()[-1]), abs=1e-4)
+
+
+def test_a_headless_command_that_fails_still_exits_with_its_status(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "digitpad", "eval", "--checkpoint", str(tmp_path / "missing.pt")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "missing.pt" in done.stderr
