@@ -76,8 +76,8 @@ DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
 MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
-# Live predictions while drawing get at most a third of the GUI thread.
-LIVE_PREDICTION_SHARE = 3
+# Live predictions while drawing get at most half of the GUI thread.
+LIVE_PREDICTION_SHARE = 2
 
 # Learning rates offered by the arrow keys: 1-2-5 steps, any value can be typed.
 _LR_STEPS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 5) if m * 10.0**e <= 1.0]

@@ -354,7 +354,7 @@ def test_picking_a_network_brings_its_own_defaults(window):
 
 
 def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatch):
-    """A machine where one prediction takes 30 ms gets live predictions about every 90 ms, not every frame."""
+    """A machine where one prediction takes 30 ms gets live predictions about every 60 ms, not every frame."""
     from digitpad.gui.canvas import LIVE_PREDICTION_INTERVAL_MS
 
     real_predict = window.model().classifier.predict
@@ -370,9 +370,9 @@ def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatc
     monkeypatch.setattr(window.model().classifier, "predict", slow_predict)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
-    assert window.canvas.live_interval() >= 90
+    assert window.canvas.live_interval() >= 60
 
     monkeypatch.setattr(window.model().classifier, "predict", real_predict)
     window.canvas.clear()
     draw_stroke(window.canvas, one(window.canvas))
-    assert window.canvas.live_interval() < 90  # back to frequent once predictions are fast
+    assert window.canvas.live_interval() < 60  # back to frequent once predictions are fast
