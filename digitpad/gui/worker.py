@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from digitpad.gui import collector
+from digitpad.gui.model_loader import pin_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +161,9 @@ class TrainingWorker(QObject):
 
 
 def _limit_threads(training: Any) -> None:
-    """Leave a core for the GUI (training.training_threads).
-
-    Reading the count first makes this thread's count its own (see
-    model_loader.pin_torch_threads): the GUI thread's single-threaded
-    inference then neither changes it nor is changed by it.
-    """
-    import torch
-
-    torch.get_num_threads()
-    torch.set_num_threads(training.training_threads(leave_core_for_gui=True))
+    """Leave a core for the GUI (training.training_threads), as this thread's own count:
+    the GUI thread's single-threaded inference neither changes it nor is changed by it."""
+    pin_torch_threads(training.training_threads(leave_core_for_gui=True))
 
 
 def _lower_priority(niceness: int) -> None:
