@@ -20,9 +20,9 @@ import torch
 
 from digitpad.augment import pen_ink, uniform
 from digitpad.config import IMAGE_SIDE
+from digitpad.preprocess import DIGIT_BOX
 
 MAX_POINTS = 25  # vertices per drawing; unused segments are masked out
-_DIGIT_BOX = 20.0  # MNIST fits each digit's longer side to 20 pixels
 _CENTRE = IMAGE_SIDE / 2.0
 
 
@@ -164,7 +164,7 @@ def _fit_to_digit_box(starts: torch.Tensor, ends: torch.Tensor, used: torch.Tens
     present = torch.cat([used, used], dim=1).bool().unsqueeze(-1)
     low = torch.where(present, points, torch.full_like(points, math.inf)).amin(dim=1)
     high = torch.where(present, points, torch.full_like(points, -math.inf)).amax(dim=1)
-    scale = (_DIGIT_BOX / (high - low).amax(dim=1).clamp(min=1e-3)).view(-1, 1, 1)
+    scale = (DIGIT_BOX / (high - low).amax(dim=1).clamp(min=1e-3)).view(-1, 1, 1)
     middle = ((low + high) / 2).unsqueeze(1)
     return (starts - middle) * scale + _CENTRE, (ends - middle) * scale + _CENTRE
 
