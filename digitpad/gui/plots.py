@@ -86,7 +86,7 @@ class ProbabilityBars(pg.PlotWidget):
             # text document and follows the view's transforms through signals, which
             # made setting ten labels cost twice the bars themselves. Ignoring the
             # view's transform keeps the text unscaled and upright; each label is
-            # centred above its bar by its own offset (see _place_label).
+            # centred above its bar by its own offset (see _set_label_text).
             label = QGraphicsSimpleTextItem("")
             label.setFont(label_font)
             label.setBrush(FOREGROUND)
@@ -94,11 +94,9 @@ class ProbabilityBars(pg.PlotWidget):
             label.setPos(digit, 0)
             plot.addItem(label, ignoreBounds=True)
             self._labels.append(label)
-        # What each label shows now: a prediction changes few of them. Empty bars
-        # hide the labels rather than blank them, so the next drawing's first
-        # prediction again changes only the labels that differ.
-        self._label_texts = [""] * 10
-        self._label_heights = [0.0] * 10
+        # A prediction changes few labels: only those are set. Empty bars hide the
+        # labels rather than blank them, so the next drawing's first prediction
+        # again changes only the labels that differ.
         self._labels_shown = True
 
     def _brush_list(self, highlight: int | None, unsure: bool) -> list:
@@ -121,13 +119,11 @@ class ProbabilityBars(pg.PlotWidget):
         self._bars.setOpts(height=self._values, brushes=self._brush_list(highlight, unsure))
         for digit, (label, value) in enumerate(zip(self._labels, self._values)):
             text = f"{value * 100:.0f}%"
-            if text != self._label_texts[digit]:
+            if text != label.text():
                 self._set_label_text(label, text)
-                self._label_texts[digit] = text
             height = float(value) + 0.02
-            if abs(height - self._label_heights[digit]) > 1e-3:  # a thousandth of the axis: under a pixel
+            if abs(height - label.y()) > 1e-3:  # a thousandth of the axis: under a pixel
                 label.setPos(digit, height)
-                self._label_heights[digit] = height
         self._show_labels(True)
 
     def _set_label_text(self, label: QGraphicsSimpleTextItem, text: str) -> None:
