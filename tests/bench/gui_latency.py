@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from stroke_replay import load_stroke_set, strokes_of, to_canvas_points  # noqa: E402
+from bench_process import SHARED_MNIST  # noqa: E402
+from stroke_replay import load_stroke_set, send_mouse_event, strokes_of, to_canvas_points  # noqa: E402
 
 PROBE_MS = 5
 POINT_MS = 8  # one mouse move every 8 ms (125 Hz), a typical mouse
@@ -216,13 +216,7 @@ class StrokePlayer:
         self.digits += 1
 
     def _send(self, kind, point, button, buttons) -> None:
-        from PySide6.QtCore import QPointF, Qt
-        from PySide6.QtGui import QMouseEvent
-        from PySide6.QtWidgets import QApplication
-
-        local = QPointF(*point)
-        event = QMouseEvent(kind, local, self._canvas.mapToGlobal(local), button, buttons, Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(self._canvas, event)
+        send_mouse_event(self._canvas, kind, point, button, buttons)
 
     def _send_release(self, point) -> None:
         from PySide6.QtCore import QEvent, Qt
@@ -257,7 +251,7 @@ def wait_until(app, condition, timeout_s: float) -> bool:
     return True
 
 
-def run_for(app, seconds: float) -> None:
+def run_for(seconds: float) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
@@ -317,7 +311,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-seconds", type=float, default=20.0)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "mnist")
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
     parser.add_argument("--checkpoint", type=Path, help="model to use (default: shipped, else an untrained CNN)")
     parser.add_argument("--cold-cache", action="store_true", help="do not build the MNIST tensor cache first")
     parser.add_argument("--no-strokes", action="store_true", help="only the lateness probe, no drawing")
@@ -414,7 +408,7 @@ def measure(args, workdir: Path) -> int:
     if ready["failed"]:
         print(f"no model: {ready['failed']}", file=sys.stderr)
         return 1
-    run_for(qt_app, 1.0)  # let start-up work settle
+    run_for(1.0)  # let start-up work settle
 
     probe = Probe(recorder)
     player = StrokePlayer(window.canvas, sequences, recorder)
@@ -425,7 +419,7 @@ def measure(args, workdir: Path) -> int:
     if not args.no_strokes:
         player.start()
     idle_start = time.perf_counter()
-    run_for(qt_app, args.idle_seconds)
+    run_for(args.idle_seconds)
     idle_end = time.perf_counter()
     rows["idle"] = summarize(recorder, idle_start, idle_end)
 
@@ -452,7 +446,7 @@ def measure(args, workdir: Path) -> int:
     if not window.is_training():
         print("the Train button did not start training", file=sys.stderr)
         return 1
-    run_for(qt_app, args.train_seconds)
+    run_for(args.train_seconds)
     train_end = time.perf_counter()
     steps_in_window = ready["steps"]
     window.stop_button.click()
@@ -481,7 +475,7 @@ def measure(args, workdir: Path) -> int:
     training_seconds = train_end - first if ready["first_batch"] else 0.0
     rate = (steps_in_window - ready.get("first_step", 0)) / training_seconds if training_seconds else 0.0
     print(f"model: {model_note}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
-    print(f"training: data loaded {((ready['data_loaded'] or train_end) - train_start):.2f} s after the click; "
+    print(f"training: data loaded {(loaded - train_start):.2f} s after the click; "
           f"{steps_in_window} batches of {batch_size} in the window "
           f"({rate:.1f} batches/s once started); "
           f"Stop to training_ended {stop_to_end:.2f} s; {player.digits} digits drawn")
@@ -502,7 +496,7 @@ def measure(args, workdir: Path) -> int:
             "rows": rows, "steps": steps_in_window, "training_seconds": training_seconds,
             "batches_per_s": rate,
             "stop_to_end": stop_to_end, "verdicts": verdicts, "model": model_note,
-            "strokes": [{key: value for key, value in stroke.items()} for stroke in recorder.strokes],
+            "strokes": recorder.strokes,
             "phases": {"idle": [idle_start, idle_end], "training": [train_start, train_end]},
         }, indent=2))
     return 1 if leftover else 0

@@ -31,6 +31,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from bench_process import SHARED_MNIST, run_timed  # noqa: E402
 from gui_latency import isolate, prepare_model  # noqa: E402
 
 STEPS = [
@@ -65,9 +66,7 @@ def run_once(env: dict, trace: Path) -> dict[str, float]:
 
 
 def time_torch_import(env: dict) -> float:
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import torch"], env=env, check=True)
-    return time.monotonic() - started
+    return run_timed([sys.executable, "-c", "import torch"], env)[0]
 
 
 def print_table(title: str, runs: list[dict], torch_alone: list[float]) -> None:
@@ -103,7 +102,7 @@ def main() -> int:
     results: dict[str, list[dict]] = {name: [] for name in versions}
     workdir = Path(tempfile.mkdtemp(prefix="digitpad-startup-"))
     try:
-        isolate(workdir, BENCH_DIR.parent.parent.parent / "shared" / "mnist")
+        isolate(workdir, SHARED_MNIST)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
         model_note = prepare_model(args.checkpoint.resolve() if args.checkpoint else None)
 

@@ -89,17 +89,18 @@ def main() -> int:
         note_root = stage_torchvision_layout(args.data_dir, scratch / "note-data")
         note_script = scratch / "study_note_loop.py"
         note_script.write_text(STUDY_NOTE_LOOP)
+        note_loop = [sys.executable, str(note_script), str(note_root)]
         env = isolated_env(scratch)
         digitpad_train = [sys.executable, "-m", "digitpad", "train", "--arch", "mlp", "--hidden", "512,256",
                           "--dropout", "0.5", "--epochs", "1", "--data-dir", str(args.data_dir),
                           "--out", str(scratch / "mlp.pt")]
         # Warm both: the OS file cache for each, and digitpad's tensor cache (built once per data folder).
         cold_digitpad, _, _ = run_timed(digitpad_train, env)
-        run_timed([sys.executable, str(note_script), str(note_root)], env)
+        run_timed(note_loop, env)
 
         note_runs, digitpad_runs = [], []
         for _ in range(args.repeats):
-            note_runs.append(run_timed([sys.executable, str(note_script), str(note_root)], env))
+            note_runs.append(run_timed(note_loop, env))
             digitpad_runs.append(run_timed(digitpad_train, env))
 
         note_time = statistics.median(run[0] for run in note_runs)
