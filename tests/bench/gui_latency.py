@@ -345,10 +345,23 @@ KEY_FIGURES = [
 ]
 
 
+def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` less the options ``names`` and their values (``--name value`` or ``--name=value``)."""
+    kept, skip_value = [], False
+    for word in argv:
+        if skip_value:
+            skip_value = False
+        elif word in names:
+            skip_value = True
+        elif not word.startswith(tuple(f"{name}=" for name in names)):
+            kept.append(word)
+    return kept
+
+
 def compare(args) -> int:
     """Run the baseline code and this checkout alternately, each in a fresh process, and compare."""
     versions = {f"baseline {args.baseline}": args.baseline.resolve(), "this checkout": None}
-    passed = [a for a in sys.argv[1:] if a not in ("--baseline", str(args.baseline), "--rounds", str(args.rounds))]
+    passed = _without_options(sys.argv[1:], ("--baseline", "--rounds"))
     results: dict[str, list[dict]] = {name: [] for name in versions}
     with tempfile.TemporaryDirectory(prefix="digitpad-gui-latency-cmp-") as folder:
         for round_ in range(args.rounds):
@@ -366,7 +379,8 @@ def compare(args) -> int:
             runs = results[name]
             figures = [r["batches_per_s"] if phase is None else r["rows"][phase][key] for r in runs]
             values.append(float(np.median(figures)))
-        print(f"{label:<44}" + "".join(f"{v:>30.2f}" for v in values) + f"{values[0] / values[1]:>8.2f}")
+        ratio = values[0] / values[1] if values[1] else float("nan")  # no batches: a window shorter than loading
+        print(f"{label:<44}" + "".join(f"{v:>30.2f}" for v in values) + f"{ratio:>8.2f}")
     return 0
 
 
