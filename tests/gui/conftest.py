@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from mnist_fakes import MNIST_NAMES, write_idx
 from stroke_replay import drag as draw_stroke  # noqa: F401 (the tests' name for a real mouse drag)
@@ -158,18 +158,42 @@ def close_window(window) -> None:
     assert not timers, f"timers still active after close: {timers}"
 
 
+def new_window(qtbot):
+    """A MainWindow, shown, once its start-up model is in use."""
+    from digitpad.gui.main_window import MainWindow
+
+    main_window = MainWindow()
+    with qtbot.waitSignal(main_window.model_changed, timeout=MODEL_TIMEOUT_MS):
+        main_window.show()
+    return main_window
+
+
 @pytest.fixture
 def window(qtbot, test_model_path):
     """The real MainWindow, shown, with the test model loaded as the user's current model."""
     from digitpad import paths
-    from digitpad.gui.main_window import MainWindow
 
     paths.set_current_model(test_model_path)
-    main_window = MainWindow()
-    with qtbot.waitSignal(main_window.model_changed, timeout=MODEL_TIMEOUT_MS):
-        main_window.show()
+    main_window = new_window(qtbot)
     yield main_window
     close_window(main_window)
+
+
+# ------------------------------------------------------------ what the window shows
+
+
+def prediction_text(window) -> str:
+    return window.findChild(QLabel, "prediction").text()
+
+
+def error_boxes(window) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
+
+
+def mnist_question(window, qtbot) -> QMessageBox:
+    """The 'MNIST is needed' question, once it shows."""
+    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
+    return window.findChildren(QMessageBox, "data_dialog")[0]
 
 
 # ------------------------------------------------------------ threads

@@ -8,21 +8,13 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from digitpad.gui import settings as keys
 from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 
-from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, one, seven
-
-
-def prediction_text(window) -> str:
-    return window.findChild(QLabel, "prediction").text()
-
-
-def error_boxes(window) -> list[QMessageBox]:
-    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
+from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, error_boxes, one, prediction_text, seven
 
 
 def test_named_widgets_for_automation(window):

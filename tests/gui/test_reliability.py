@@ -116,7 +116,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from fake_mirror import FakeMirror, mnist_gz_files
@@ -130,7 +130,11 @@ from .conftest import (
     _stop_threads,
     close_window,
     draw_stroke,
+    error_boxes,
+    mnist_question,
+    new_window,
     one,
+    prediction_text,
     seven,
     synthetic_digits,
 )
@@ -143,10 +147,6 @@ HINT = "Draw a digit"
 # ------------------------------------------------------------------------------------ helpers
 
 
-def error_boxes(window) -> list[QMessageBox]:
-    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
-
-
 def one_error(window) -> str:
     """The text of the one error dialog showing; it is closed, as a user would."""
     boxes = error_boxes(window)
@@ -156,10 +156,6 @@ def one_error(window) -> str:
     boxes[0].close()
     QApplication.processEvents()
     return text
-
-
-def prediction_text(window) -> str:
-    return window.findChild(QLabel, "prediction").text()
 
 
 def train_button(window) -> QPushButton:
@@ -206,21 +202,10 @@ def assert_honest(window) -> None:
     assert (f"{top * 100:.0f} %" in confidence) if unsure else (f"{top * 100:.1f} % sure" in confidence)
 
 
-def new_window(qtbot):
-    """A MainWindow, shown, once its start-up model is in use."""
-    from digitpad.gui.main_window import MainWindow
-
-    window = MainWindow()
-    with qtbot.waitSignal(window.model_changed, timeout=MODEL_TIMEOUT_MS):
-        window.show()
-    return window
-
-
 def choose_download(window, qtbot) -> None:
     """Train, then answer the 'MNIST is needed' question with Download."""
     train_button(window).click()
-    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
-    window.findChildren(QMessageBox, "data_dialog")[0].findChild(QPushButton, "download_button").click()
+    mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
 
 
 def small_mlp(window, epochs: int, hidden: str = "64", batch_size: int = 128) -> None:
@@ -783,7 +768,7 @@ def test_closing_while_mnist_loads_or_a_dialog_is_open(qtbot, monkeypatch, tmp_p
     elif when == "with an error dialog open":
         qtbot.waitUntil(lambda: bool(error_boxes(window)), timeout=TRAIN_TIMEOUT_MS)
     else:
-        qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
+        mnist_question(window, qtbot)
     close_window(window)
 
 
@@ -866,8 +851,7 @@ def test_broken_settings_values_leave_the_app_working(qtbot, monkeypatch, tmp_pa
         assert_still_classifies(window, qtbot)
         # Train asks where MNIST is (the remembered folder has gone), and Cancel leaves all as it was.
         train_button(window).click()
-        qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
-        window.findChildren(QMessageBox, "data_dialog")[0].button(QMessageBox.StandardButton.Cancel).click()
+        mnist_question(window, qtbot).button(QMessageBox.StandardButton.Cancel).click()
         qtbot.waitUntil(lambda: train_button(window).isEnabled(), timeout=5_000)
         assert not window.is_training()
     finally:
@@ -898,8 +882,7 @@ def test_a_vanished_mnist_folder_is_not_offered_for_the_download(qtbot, monkeypa
     window = new_window(qtbot)
     try:
         train_button(window).click()
-        qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
-        dialog = window.findChildren(QMessageBox, "data_dialog")[0]
+        dialog = mnist_question(window, qtbot)
         default = paths.default_data_dir()
         offered = dialog.informativeText()
         assert f"{gone}, is not there any more" in offered and f"into\n{default}\n" in offered

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from digitpad.gui import settings as keys
 
-from .conftest import TRAIN_TIMEOUT_MS, close_window, draw_stroke, seven
+from .conftest import TRAIN_TIMEOUT_MS, close_window, draw_stroke, error_boxes, mnist_question, seven
 
 pytest.importorskip("digitpad.inference")
 
@@ -53,10 +53,6 @@ def click_train(window, qtbot) -> None:
 def wait_for_first_batch(window, qtbot) -> None:
     progress = window.findChild(QProgressBar, "train_progress")
     qtbot.waitUntil(lambda: progress.format().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
-
-
-def error_boxes(window) -> list[QMessageBox]:
-    return [box for box in window.findChildren(QMessageBox, "error_dialog") if box.isVisible()]
 
 
 @pytest.mark.slow
@@ -242,14 +238,9 @@ def test_missing_data_folder_from_the_environment(window, qtbot, monkeypatch, tm
     assert train.isEnabled() and not stop.isEnabled()
 
 
-def _data_dialog(window, qtbot) -> QMessageBox:
-    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
-    return window.findChildren(QMessageBox, "data_dialog")[0]
-
-
 def test_missing_data_asks_and_cancel_leaves_the_app_usable(window, qtbot):
     buttons(window)[0].click()
-    dialog = _data_dialog(window, qtbot)
+    dialog = mnist_question(window, qtbot)
     assert "download" in dialog.informativeText().lower()
     dialog.button(QMessageBox.StandardButton.Cancel).click()
     qtbot.waitUntil(lambda: buttons(window)[0].isEnabled())
@@ -263,7 +254,7 @@ def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, t
     monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: tiny_mnist)
     small_run(window, epochs=1)
     buttons(window)[0].click()
-    dialog = _data_dialog(window, qtbot)
+    dialog = mnist_question(window, qtbot)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         dialog.findChild(QPushButton, "choose_folder_button").click()
     assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(tiny_mnist)
@@ -282,7 +273,7 @@ def test_choosing_a_folder_without_mnist_says_so(window, qtbot, monkeypatch, tmp
     empty.mkdir()
     monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: empty)
     buttons(window)[0].click()
-    _data_dialog(window, qtbot).findChild(QPushButton, "choose_folder_button").click()
+    mnist_question(window, qtbot).findChild(QPushButton, "choose_folder_button").click()
     qtbot.waitUntil(lambda: bool(error_boxes(window)))
     assert str(empty) in error_boxes(window)[0].text()
     assert not window.is_training()
@@ -300,7 +291,7 @@ def test_download_without_network_fails_clearly(window, qtbot, monkeypatch):
     monkeypatch.setattr(data, "download_mnist", no_network)
     buttons(window)[0].click()
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
-        _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+        mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     boxes = error_boxes(window)
     assert boxes and "no network" in boxes[0].text()
     boxes[0].close()
@@ -323,7 +314,7 @@ def test_stop_cancels_a_download(window, qtbot, monkeypatch):
 
     monkeypatch.setattr(data, "download_mnist", slow_download)
     buttons(window)[0].click()
-    _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+    mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
     qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
@@ -350,7 +341,7 @@ def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_
     with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
         window.show()
     buttons(window)[0].click()
-    _data_dialog(window, qtbot).findChild(QPushButton, "download_button").click()
+    mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
     qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
     close_window(window)
