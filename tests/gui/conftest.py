@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from mnist_fakes import MNIST_NAMES, write_idx
 from stroke_replay import drag as draw_stroke  # noqa: F401 (the tests' name for a real mouse drag)
-from stroke_replay import send_mouse_event as _send  # noqa: F401
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, Qt
 
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, LIVE_PREDICTION_INTERVAL_MS, DrawingCanvas
+from stroke_replay import send_mouse_event
 
 from .conftest import draw_stroke, one, seven
 
@@ -88,10 +89,8 @@ def test_a_pen_on_a_tablet_draws(canvas, qtbot):
 
 
 def test_moves_without_button_draw_nothing(canvas):
-    from .conftest import _send
-
     for x in range(50, 250, 10):
-        _send(canvas, QEvent.Type.MouseMove, (x, 150), Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+        send_mouse_event(canvas, QEvent.Type.MouseMove, (x, 150), Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
     assert canvas.is_empty()
     assert canvas.to_array().max() == 0
 
@@ -149,17 +148,15 @@ def test_pen_width_is_adjustable(canvas):
 
 def test_live_changes_are_throttled(canvas, qtbot):
     """Many moves during a stroke give a few stroke_changed, not one per move."""
-    from .conftest import _send
-
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     changes = []
     canvas.stroke_changed.connect(lambda: changes.append(1))
-    _send(canvas, QEvent.Type.MouseButtonPress, (20, 20), left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonPress, (20, 20), left, left)
     for i in range(200):
-        _send(canvas, QEvent.Type.MouseMove, (20 + i, 20 + i / 2), none, left)
+        send_mouse_event(canvas, QEvent.Type.MouseMove, (20 + i, 20 + i / 2), none, left)
     with qtbot.waitSignal(canvas.stroke_changed, timeout=LIVE_PREDICTION_INTERVAL_MS * 20):
         pass
-    _send(canvas, QEvent.Type.MouseButtonRelease, (220, 120), left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (220, 120), left, left)
     assert 1 <= len(changes) <= 3
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 from digitpad.gui import settings as keys
 from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
+from stroke_replay import send_mouse_event
 
 from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, error_boxes, one, prediction_text, seven
 
@@ -60,18 +61,16 @@ def test_a_stroke_changes_the_prediction(window, qtbot):
 
 
 def test_prediction_updates_during_a_stroke(window, qtbot):
-    from .conftest import _send
-
     canvas = window.canvas
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     points = one(canvas, steps=30)
-    _send(canvas, QEvent.Type.MouseButtonPress, points[0], left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonPress, points[0], left, left)
     with qtbot.waitSignal(window.prediction_updated, timeout=2000):
         for point in points[1:]:
-            _send(canvas, QEvent.Type.MouseMove, point, none, left)
+            send_mouse_event(canvas, QEvent.Type.MouseMove, point, none, left)
     assert canvas.is_drawing()
     assert prediction_text(window)[0].isdigit()
-    _send(canvas, QEvent.Type.MouseButtonRelease, points[-1], left, none)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, points[-1], left, none)
 
 
 def test_clear_and_undo(window, qtbot):
@@ -97,14 +96,12 @@ def test_clear_and_undo(window, qtbot):
 
 def test_the_edit_buttons_are_enabled_as_the_first_stroke_starts(window):
     """Not at its release, where their repaint would delay the prediction's."""
-    from .conftest import _send
-
     canvas = window.canvas
     left = Qt.MouseButton.LeftButton
     assert not window.undo_button.isEnabled() and not window.clear_button.isEnabled()
-    _send(canvas, QEvent.Type.MouseButtonPress, (40, 40), left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonPress, (40, 40), left, left)
     assert window.undo_button.isEnabled() and window.clear_button.isEnabled()
-    _send(canvas, QEvent.Type.MouseButtonRelease, (40, 40), left, Qt.MouseButton.NoButton)
+    send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (40, 40), left, Qt.MouseButton.NoButton)
     assert window.undo_button.isEnabled() and window.clear_button.isEnabled()
     canvas.undo()
     assert not window.undo_button.isEnabled() and not window.clear_button.isEnabled()
