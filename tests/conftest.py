@@ -67,3 +67,20 @@ def shared_mnist_tensors(shared_mnist, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DIGITPAD_HOME", str(tmp_path_factory.mktemp("shared-mnist-home")))
         return load_mnist(shared_mnist, download=False)
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch, allow_small_mnist):
+    """A local fake MNIST mirror (fake_mirror.FakeMirror), the only one ``data.download_mnist`` uses.
+
+    The checksums it advertises are taken now: a test that then changes a served
+    file makes the mirror send a file that does not match.
+    """
+    from digitpad import data
+    from fake_mirror import FakeMirror, mnist_gz_files
+
+    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
+    sources = server.sources()
+    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], sources))
+    yield server
+    server.close()

@@ -83,3 +83,15 @@ def mnist_gz_files(folder: Path, train: int = 600, test: int = 100) -> dict[str,
     """The four small fake MNIST .gz files, as a mirror would serve them."""
     make_fake_mnist(folder, train=train, test=test)
     return {path.name: path.read_bytes() for path in sorted(folder.glob("*.gz"))}
+
+
+# The discard port: nothing listens there, so every download fails at once.
+UNREACHABLE_MIRROR = "http://127.0.0.1:9/"
+
+
+def use_unreachable_mirrors(monkeypatch, mirrors: tuple[str, ...] = (UNREACHABLE_MIRROR,)) -> None:
+    """Make ``data.download_mnist`` try only ``mirrors``, where nothing answers: no network."""
+    from digitpad import data
+
+    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
+    monkeypatch.setattr(data, "_download_sources", lambda: (list(mirrors), sources))

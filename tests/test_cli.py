@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from digitpad import checkpoint, cli, data, paths
 from digitpad.config import ModelConfig
 from digitpad.models import build_model
+from fake_mirror import use_unreachable_mirrors
 
 TEST_ACCURACY_LINE = re.compile(r"^test accuracy: (0\.\d{4}|1\.0000)$")
 TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--batch-size", "64", "--seed", "1", "--no-augment"]
@@ -199,8 +200,7 @@ def test_train_refuses_a_folder_as_out(capsys, fake_mnist, tmp_path):
 
 
 def test_train_offline_without_data_is_one_clear_paragraph(capsys, tmp_path, monkeypatch):
-    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
-    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/"], sources))
+    use_unreachable_mirrors(monkeypatch)
     empty = tmp_path / "no-mnist-here"
 
     status, out, err = run(capsys, *TINY_TRAIN, "--data-dir", str(empty))

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fake_mirror import FakeMirror, mnist_gz_files
+from fake_mirror import use_unreachable_mirrors
+from faults import hidden_leftovers
 from mnist_fakes import fake_digits, make_fake_mnist, write_idx
 from digitpad import data, paths
 from digitpad.config import MNIST_MEAN, MNIST_STD
@@ -262,19 +263,6 @@ def test_validation_split_leaves_most_of_a_small_set_for_training():
 # --- download ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def mirror(tmp_path, monkeypatch, allow_small_mnist):
-    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
-    sources = server.sources()
-    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], sources))
-    yield server
-    server.close()
-
-
-def _leftovers(root: Path) -> list[Path]:
-    return [path for path in root.rglob("*") if path.name.startswith(".")]
-
-
 def test_download_fills_torchvision_layout_and_reports_progress(tmp_path, mirror):
     reports = []
     data.download_mnist(tmp_path, progress=lambda done, total: reports.append((done, total)))
@@ -300,7 +288,7 @@ def test_an_interrupted_download_leaves_nothing_and_a_retry_works(tmp_path, mirr
     raw = tmp_path / "MNIST" / "raw"
     assert not (raw / "train-images-idx3-ubyte.gz").exists()
     assert not (raw / "train-images-idx3-ubyte").exists()
-    assert _leftovers(tmp_path) == []
+    assert hidden_leftovers(tmp_path) == []
     assert data.locate_mnist(tmp_path) is None
 
     mirror.cut.clear()
@@ -313,19 +301,18 @@ def test_a_file_failing_its_checksum_is_never_kept(tmp_path, mirror, monkeypatch
     with pytest.raises(data.DataError, match="checksum"):
         data.download_mnist(tmp_path)
     assert not (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()
-    assert _leftovers(tmp_path) == []
+    assert hidden_leftovers(tmp_path) == []
 
 
 def test_download_can_be_cancelled(tmp_path, mirror):
     with pytest.raises(data.DownloadCancelled):
         data.download_mnist(tmp_path, should_stop=lambda: True)
     assert data.locate_mnist(tmp_path) is None
-    assert _leftovers(tmp_path) == []
+    assert hidden_leftovers(tmp_path) == []
 
 
 def test_no_network_is_one_clear_paragraph(tmp_path, monkeypatch):
-    sources = [(f"{name}.gz", "0" * 32) for name in ALL_NAMES]
-    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/"], sources))
+    use_unreachable_mirrors(monkeypatch)
     root = tmp_path / "mnist"
 
     with pytest.raises(data.DataError) as caught:
@@ -336,7 +323,7 @@ def test_no_network_is_one_clear_paragraph(tmp_path, monkeypatch):
     assert str(root) in message
     assert "connect to the internet" in message
     assert "--data-dir" in message and "DIGITPAD_DATA_DIR" in message
-    assert _leftovers(root) == []
+    assert hidden_leftovers(root) == []
 
 
 def test_download_into_an_unusable_folder_says_so(tmp_path, mirror):

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from digitpad import checkpoint, cli, data
 from digitpad.checkpoint import CheckpointError
-from fake_mirror import FakeMirror, mnist_gz_files
+from fake_mirror import UNREACHABLE_MIRROR, use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 
 
@@ -169,17 +169,8 @@ def test_a_trained_model_that_cannot_be_recorded_as_current_is_still_saved(capsy
 # ------------------------------------------------------------------------------------------ data
 
 
-@pytest.fixture
-def mirror(tmp_path, monkeypatch, allow_small_mnist):
-    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
-    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], server.sources()))
-    yield server
-    server.close()
-
-
 def test_missing_files_with_no_network(tmp_path, monkeypatch, allow_small_mnist):
-    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
-    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/", "http://127.0.0.1:9/b/"], sources))
+    use_unreachable_mirrors(monkeypatch, (UNREACHABLE_MIRROR, UNREACHABLE_MIRROR + "b/"))
     root = tmp_path / "mnist"
 
     with pytest.raises(data.DataError) as caught:

@@ -119,7 +119,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressBar, QPushButton, QWidget
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
-from fake_mirror import FakeMirror, mnist_gz_files
+from fake_mirror import use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 from digitpad.gui import settings as keys
 
@@ -424,21 +424,8 @@ def test_broken_data_shows_a_dialog_and_the_app_keeps_working(window, qtbot, mon
     assert_still_classifies(window, qtbot)
 
 
-@pytest.fixture
-def mirror(tmp_path, monkeypatch):
-    from digitpad import data
-
-    server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
-    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], server.sources()))
-    yield server
-    server.close()
-
-
 def test_download_without_network_says_so(window, qtbot, monkeypatch, tmp_path):
-    from digitpad import data
-
-    sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
-    monkeypatch.setattr(data, "_download_sources", lambda: (["http://127.0.0.1:9/"], sources))
+    use_unreachable_mirrors(monkeypatch)
 
     choose_download(window, qtbot)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
