@@ -19,21 +19,11 @@ from PIL import Image, ImageDraw
 from digitpad import checkpoint, cli, data, paths
 from digitpad.config import ModelConfig
 from digitpad.models import build_model
+from cli_helpers import assert_one_clean_message, digit_image, run
 from fake_mirror import use_unreachable_mirrors
 
 TEST_ACCURACY_LINE = re.compile(r"^test accuracy: (0\.\d{4}|1\.0000)$")
 TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--batch-size", "64", "--seed", "1", "--no-augment"]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    status = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_one_clean_message(err: str) -> None:
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
 
 
 @pytest.fixture
@@ -45,15 +35,6 @@ def small_checkpoint(tmp_path) -> Path:
     checkpoint.save(checkpoint.Checkpoint(model_config=config, state_dict=build_model(config).state_dict(),
                                           name="small"), path)
     return path
-
-
-def digit_image(size: int = 280, ink: int = 0, paper: int = 255, mode: str = "L") -> Image.Image:
-    """A hand-drawn-looking 7 in gray levels ``ink`` on ``paper``, converted to ``mode``."""
-    image = Image.new(mode if mode == "1" else "L", (size, size), paper)
-    draw = ImageDraw.Draw(image)
-    points = [(0.28 * size, 0.22 * size), (0.72 * size, 0.22 * size), (0.42 * size, 0.8 * size)]
-    draw.line(points, fill=ink, width=max(1, size // 14), joint="curve")
-    return image if mode in ("1", "L") else image.convert(mode)
 
 
 # --- the command line itself ---------------------------------------------------------------------

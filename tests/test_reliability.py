@@ -13,24 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
+from cli_helpers import assert_one_clean_message, digit_image, run
 from digitpad import checkpoint, cli, data
 from digitpad.checkpoint import CheckpointError
 from fake_mirror import UNREACHABLE_MIRROR, use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    status = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_clean_lines(err: str, count: int = 1) -> None:
-    assert "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == count, err
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -54,12 +44,12 @@ def test_predict_with_a_bad_model_file_says_why_and_runs_nothing(capsys, tmp_pat
     path = tmp_path / "model.pt"
     expected = write_bad(case, path, tmp_path / "scratch")
     image = tmp_path / "seven.png"
-    _seven().save(image)
+    digit_image().save(image)
 
-    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(path), str(image))
+    status, out, err = run(capsys, "predict", "--checkpoint", str(path), str(image))
 
     assert status == 1 and out == ""
-    assert_clean_lines(err)
+    assert_one_clean_message(err)
     assert expected in err and str(path) in err
     assert not code_ran(tmp_path / "scratch")
 
@@ -127,7 +117,7 @@ def test_train_into_a_read_only_target_says_so_after_training(capsys, tmp_path, 
     good_checkpoint(out, name="previous")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(checkpoint.tempfile, "mkstemp", _refuse(errno.EROFS))
-        status, stdout, err = run_cli(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
+        status, stdout, err = run(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
                                       "--no-augment", "--data-dir", str(root), "--out", str(out))
 
     assert status == 1
@@ -143,10 +133,10 @@ TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--epochs", "1", "--no
 def test_train_without_a_usable_models_folder_fails_before_training(capsys, fake_mnist, digitpad_home):
     (digitpad_home / "models").write_text("a file where the models folder should be")
 
-    status, out, err = run_cli(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
+    status, out, err = run(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
 
     assert status == 1 and out == ""
-    assert_clean_lines(err)
+    assert_one_clean_message(err)
     assert "cannot save models in" in err and str(digitpad_home / "models") in err and "--out" in err
 
 
@@ -155,7 +145,7 @@ def test_a_trained_model_that_cannot_be_recorded_as_current_is_still_saved(capsy
 
     with pytest.MonkeyPatch.context() as patch:
         refuse_new_files_in(patch, digitpad_home)  # current-model.json cannot be written; models/ can
-        status, out, err = run_cli(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
+        status, out, err = run(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]))
 
     assert status == 1 and "Traceback" not in err
     assert "could not make it the app's current model (Read-only file system)" in err
@@ -201,10 +191,10 @@ def test_broken_data_is_named_by_load_and_by_train(capsys, fake_mnist, case):
     assert expected in str(caught.value) and name.removesuffix(".gz") in str(caught.value)
     assert "\n" not in str(caught.value)
 
-    status, out, err = run_cli(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
+    status, out, err = run(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
                                "--data-dir", str(root), "--out", str(root / "never.pt"))
     assert status == 1 and out == ""
-    assert_clean_lines(err)
+    assert_one_clean_message(err)
     assert expected in err
     assert not (root / "never.pt").exists()
 
@@ -319,33 +309,25 @@ def test_a_half_file_under_the_final_name_is_fetched_again(tmp_path, mirror):
 # ----------------------------------------------------------------------------- predict inputs
 
 
-def _seven(size: int = 280, mode: str = "L") -> Image.Image:
-    image = Image.new("L", (size, size), 255)
-    width = max(1, size // 14)
-    ImageDraw.Draw(image).line([(0.28 * size, 0.22 * size), (0.72 * size, 0.22 * size), (0.42 * size, 0.8 * size)],
-                               fill=0, width=width)
-    return image if mode == "L" else image.convert(mode)
-
-
 def _zero_bytes(path: Path) -> None:
     path.write_bytes(b"")
 
 
 def _ten_thousand_square(path: Path) -> None:
-    _seven(10_000).convert("1").save(path)
+    digit_image(10_000).convert("1").save(path)
 
 
 def _animated_gif(path: Path) -> None:
     blank = Image.new("L", (280, 280), 255).convert("P")
-    _seven().convert("P").save(path, save_all=True, append_images=[blank, blank], duration=80, loop=0)
+    digit_image().convert("P").save(path, save_all=True, append_images=[blank, blank], duration=80, loop=0)
 
 
 def _sixteen_bit_png(path: Path) -> None:
-    Image.fromarray(np.asarray(_seven(), dtype=np.uint16) * 257).save(path)
+    Image.fromarray(np.asarray(digit_image(), dtype=np.uint16) * 257).save(path)
 
 
 def _cmyk_jpeg(path: Path) -> None:
-    _seven(mode="RGB").convert("CMYK").save(path, format="JPEG", quality=90)
+    digit_image(mode="RGB").convert("CMYK").save(path, format="JPEG", quality=90)
 
 
 PREDICT_INPUTS = {
@@ -376,7 +358,7 @@ def test_predict_input_alone(capsys, predict_inputs, name):
     target = predict_inputs / name
 
     started = time.perf_counter()
-    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), str(target))
+    status, out, err = run(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), str(target))
     elapsed = time.perf_counter() - started
 
     assert elapsed < 30, f"{name} took {elapsed:.1f} s"
@@ -388,14 +370,14 @@ def test_predict_input_alone(capsys, predict_inputs, name):
         assert err == ""
     else:
         assert status == 1 and out == ""
-        assert_clean_lines(err)
+        assert_one_clean_message(err)
         assert err.startswith(f"digitpad predict: {target}: ") and problem in err
 
 
-def test_predict_reads_the_odd_images_as_the_same_seven(predict_inputs):
+def test_predict_reads_the_odd_images_as_the_samedigit_image(predict_inputs):
     from digitpad.preprocess import to_mnist_image
 
-    reference = to_mnist_image(np.asarray(_seven()))
+    reference = to_mnist_image(np.asarray(digit_image()))
     for name in ("10000x10000.png", "animated.gif", "16-bit.png", "cmyk.jpg"):
         pixels = cli.read_image(predict_inputs / name)
         assert max(pixels.shape[:2]) <= 2048, name
@@ -405,7 +387,7 @@ def test_predict_reads_the_odd_images_as_the_same_seven(predict_inputs):
 def test_predict_all_inputs_together_classifies_the_good_ones(capsys, predict_inputs):
     names = [str(predict_inputs / name) for name in PREDICT_INPUTS]
 
-    status, out, err = run_cli(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), *names)
+    status, out, err = run(capsys, "predict", "--checkpoint", str(predict_inputs / "model.pt"), *names)
 
     assert status == 1
     assert "Traceback" not in err
