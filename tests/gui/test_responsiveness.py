@@ -23,13 +23,14 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 import digitpad.gui
 from digitpad.gui import collector
 from digitpad.gui.worker import TrainingWorker
 
+from . import worker_fakes as fakes
 from .conftest import TRAIN_TIMEOUT_MS, draw_stroke, run_on_thread, seven
 
 TIMEOUT_S = 120
@@ -117,10 +118,10 @@ def test_the_trainer_sets_its_own_thread_count_and_leaves_the_gui_threads_alone(
 
     def fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         seen.append(torch.get_num_threads())
-        yield _result()
+        yield fakes.result(stopped=True)
 
-    worker = TrainingWorker(training.TrainConfig(), None, fit=fit, load_data=_fake_load)
-    _run_worker(qtbot, worker)
+    worker = TrainingWorker(training.TrainConfig(), None, fit=fit, load_data=fakes.fake_load)
+    fakes.run_worker(qtbot, worker)
     assert seen == [training.training_threads(True)]
     assert torch.get_num_threads() == 1
 
@@ -189,10 +190,10 @@ def test_training_imports_run_with_the_collector_paused(qtbot, monkeypatch):
 
     monkeypatch.setattr(worker_module, "_limit_threads", limit_threads)
     worker = TrainingWorker(training.TrainConfig(), None, load_data=no_data)
-    recorder = _run_worker(qtbot, worker)
+    recorder = fakes.run_worker(qtbot, worker)
     assert states == [(False, True)]
     assert gc.isenabled()
-    assert recorder.kinds == ["data_failed"]
+    assert recorder.kinds() == ["data_failed"]
 
 
 # ------------------------------------------------------ progress and plot
@@ -210,12 +211,12 @@ def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_po
 
     def burst_fit(config, mnist, should_stop=None, initial_state=None, initial_history=None):
         for step in range(1, steps + 1):
-            yield training.BatchProgress(1, 1, step, steps, step, steps, 1.0 / step, step * 1e-4)
+            yield fakes.progress(step, steps)
         yield training.TrainingResult(config.model, config, {}, {"train_step": []}, float("nan"),
                                       float("nan"), True, 1.0)
 
     monkeypatch.setattr(training, "fit", burst_fit)
-    monkeypatch.setattr(data, "load_mnist", _fake_load)
+    monkeypatch.setattr(data, "load_mnist", fakes.fake_load)
 
     plot = window.metrics_plot
     items_before = list(plot.getPlotItem().items)
@@ -377,49 +378,3 @@ def test_converting_only_the_ink_window_changes_no_result(light_ink):
             assert (fast is None) == (reference is None), trial
             if fast is not None:
                 assert np.array_equal(fast, reference), trial
-
-
-# ---------------------------------------------------------------- helpers
-
-
-class _FakeData:
-    train_labels = list(range(60000))
-    test_labels = list(range(10000))
-
-
-def _fake_load(root, download=False, progress=None, should_stop=None):
-    return _FakeData()
-
-
-def _result():
-    from digitpad import training
-
-    config = training.TrainConfig()
-    return training.TrainingResult(config.model, config, {}, {"train_step": []}, float("nan"), float("nan"), True, 0.0)
-
-
-class _Recorder(QObject):
-    def __init__(self, worker: TrainingWorker) -> None:
-        super().__init__()
-        self.kinds: list[str] = []
-        worker.finished.connect(self.on_finished)
-        worker.data_failed.connect(self.on_data_failed)
-        worker.failed.connect(self.on_failed)
-
-    @Slot(object)
-    def on_finished(self, _result) -> None:
-        self.kinds.append("finished")
-
-    @Slot(str)
-    def on_data_failed(self, _message) -> None:
-        self.kinds.append("data_failed")
-
-    @Slot(str)
-    def on_failed(self, message) -> None:
-        self.kinds.append(f"failed: {message}")
-
-
-def _run_worker(qtbot, worker: TrainingWorker) -> _Recorder:
-    recorder = _Recorder(worker)
-    run_on_thread(qtbot, worker, "test-training")
-    return recorder

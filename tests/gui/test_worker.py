@@ -7,78 +7,9 @@ from PySide6.QtCore import QObject, Slot
 
 from digitpad.gui.worker import TrainingWorker
 
-from .conftest import run_on_thread
+from . import worker_fakes as fakes
 
 training = pytest.importorskip("digitpad.training")
-
-
-class Recorder(QObject):
-    """Receives the worker's signals on the GUI thread (queued), like the window does."""
-
-    def __init__(self, worker: TrainingWorker) -> None:
-        super().__init__()
-        self.events: list[tuple[str, object]] = []
-        self.points: list[tuple[int, float]] = []
-        self.emissions = 0
-        worker.batch_progressed.connect(self.on_batch)
-        worker.validated.connect(self.on_validated)
-        worker.finished.connect(self.on_finished)
-        worker.failed.connect(self.on_failed)
-        worker.data_failed.connect(self.on_data_failed)
-        worker.cancelled.connect(self.on_cancelled)
-
-    @Slot(object, object)
-    def on_batch(self, progress, points) -> None:
-        self.emissions += 1
-        self.points.extend(points)
-        self.events.append(("batch", progress))
-
-    @Slot(object)
-    def on_validated(self, result) -> None:
-        self.events.append(("validated", result))
-
-    @Slot(object)
-    def on_finished(self, result) -> None:
-        self.events.append(("finished", result))
-
-    @Slot(str)
-    def on_failed(self, message) -> None:
-        self.events.append(("failed", message))
-
-    @Slot(str)
-    def on_data_failed(self, message) -> None:
-        self.events.append(("data_failed", message))
-
-    @Slot()
-    def on_cancelled(self) -> None:
-        self.events.append(("cancelled", None))
-
-
-def run_worker(qtbot, worker: TrainingWorker, before_wait=None) -> Recorder:
-    recorder = Recorder(worker)
-    run_on_thread(qtbot, worker, "test-training", 60_000,
-                  while_running=None if before_wait is None else lambda: before_wait(recorder))
-    return recorder
-
-
-def fake_load(root, download=False, progress=None, should_stop=None):
-    return _FakeData()
-
-
-class _FakeData:
-    train_labels = list(range(60000))
-    test_labels = list(range(10000))
-
-
-def _progress(step: int, total: int) -> training.BatchProgress:
-    return training.BatchProgress(1, 1, step, total, step, total, 1.0 / step, step * 1e-4)
-
-
-def _result(stopped: bool = False) -> training.TrainingResult:
-    from digitpad.config import TrainConfig
-
-    config = TrainConfig()
-    return training.TrainingResult(config.model, config, {}, {"train_step": [1]}, 0.1, 0.97, stopped, 1.0)
 
 
 def test_progress_is_coalesced_but_every_loss_point_arrives(qtbot):
@@ -87,12 +18,12 @@ def test_progress_is_coalesced_but_every_loss_point_arrives(qtbot):
 
     def burst_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
         for step in range(1, 3001):
-            yield _progress(step, 3000)
+            yield fakes.progress(step, 3000)
         yield training.ValidationResult(1, 3000, 0.2, 0.95, 1.0)
-        yield _result()
+        yield fakes.result()
 
-    worker = TrainingWorker(training.TrainConfig(), None, fit=burst_fit, load_data=fake_load)
-    recorder = run_worker(qtbot, worker)
+    worker = TrainingWorker(training.TrainConfig(), None, fit=burst_fit, load_data=fakes.fake_load)
+    recorder = fakes.run_worker(qtbot, worker)
     assert [step for step, _ in recorder.points] == list(range(1, 3001))
     assert recorder.emissions < 100
     kinds = [kind for kind, _ in recorder.events]
@@ -108,17 +39,17 @@ def test_stop_ends_the_run_cooperatively(qtbot):
         step = 0
         while not should_stop():
             step += 1
-            yield _progress(step, 10**9)
+            yield fakes.progress(step, 10**9)
         seen_stop.append(step)
-        yield _result(stopped=True)
+        yield fakes.result(stopped=True)
 
-    worker = TrainingWorker(training.TrainConfig(), None, fit=endless_fit, load_data=fake_load)
+    worker = TrainingWorker(training.TrainConfig(), None, fit=endless_fit, load_data=fakes.fake_load)
 
     def stop_after_first_batch(recorder):
         qtbot.waitUntil(lambda: recorder.emissions > 0, timeout=10_000)
         worker.stop()
 
-    recorder = run_worker(qtbot, worker, stop_after_first_batch)
+    recorder = fakes.run_worker(qtbot, worker, stop_after_first_batch)
     assert seen_stop
     kind, result = recorder.events[-1]
     assert kind == "finished" and result.stopped
@@ -126,10 +57,10 @@ def test_stop_ends_the_run_cooperatively(qtbot):
 
 def test_an_exception_becomes_a_failed_message(qtbot):
     def broken_fit(config, data, should_stop=None, initial_state=None, initial_history=None):
-        yield _progress(1, 10)
+        yield fakes.progress(1, 10)
         raise ValueError("the GPU caught fire")
 
-    recorder = run_worker(qtbot, TrainingWorker(training.TrainConfig(), None, fit=broken_fit, load_data=fake_load))
+    recorder = fakes.run_worker(qtbot, TrainingWorker(training.TrainConfig(), None, fit=broken_fit, load_data=fakes.fake_load))
     kind, message = recorder.events[-1]
     assert kind == "failed"
     assert "the GPU caught fire" in message
@@ -138,7 +69,7 @@ def test_an_exception_becomes_a_failed_message(qtbot):
 
 def test_missing_data_is_reported_as_a_data_failure(qtbot, tmp_path):
     worker = TrainingWorker(training.TrainConfig(), tmp_path / "nowhere", download=False)
-    recorder = run_worker(qtbot, worker)
+    recorder = fakes.run_worker(qtbot, worker)
     kind, message = recorder.events[-1]
     assert kind == "data_failed"
     assert "nowhere" in message
@@ -149,10 +80,10 @@ def test_stop_while_loading_data_cancels(qtbot):
 
     def slow_load(root, download=False, progress=None, should_stop=None):
         worker.stop()  # as if Stop was pressed mid-download
-        return _FakeData()
+        return fakes.FakeData()
 
     worker._load_data = slow_load
-    recorder = run_worker(qtbot, worker)
+    recorder = fakes.run_worker(qtbot, worker)
     assert recorder.events == [("cancelled", None)]
 
 
@@ -173,7 +104,7 @@ def test_download_progress_is_forwarded(qtbot):
     worker = TrainingWorker(training.TrainConfig(), None, download=True, load_data=downloading_load)
     probe = Progress()
     worker.data_progressed.connect(probe.on)
-    recorder = run_worker(qtbot, worker)
+    recorder = fakes.run_worker(qtbot, worker)
     assert received and received[-1] == (11_000_000, 11_000_000)
     assert recorder.events[-1][0] == "data_failed"
 
@@ -189,7 +120,7 @@ def test_real_training_on_tiny_mnist(qtbot, tiny_mnist):
     from digitpad.config import ModelConfig, TrainConfig
 
     config = TrainConfig(model=ModelConfig(arch="mlp", hidden=(64,)), epochs=2, batch_size=32, log_every=5)
-    recorder = run_worker(qtbot, TrainingWorker(config, tiny_mnist))
+    recorder = fakes.run_worker(qtbot, TrainingWorker(config, tiny_mnist))
     kinds = [kind for kind, _ in recorder.events]
     assert kinds[-1] == "finished", recorder.events[-1]
     assert "validated" in kinds
