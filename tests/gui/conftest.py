@@ -4,6 +4,9 @@ real mouse strokes, and a guard that fails any test leaving a QThread or QTimer 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ TRAIN_COUNT = 600
 TEST_COUNT = 200
 MODEL_TIMEOUT_MS = 60_000
 TRAIN_TIMEOUT_MS = 120_000
+SUBPROCESS_TIMEOUT_S = 120
 
 
 # ---------------------------------------------------------------- isolation
@@ -193,6 +197,18 @@ def mnist_question(window, qtbot) -> QMessageBox:
     """The 'MNIST is needed' question, once it shows."""
     qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "data_dialog")), timeout=5_000)
     return window.findChildren(QMessageBox, "data_dialog")[0]
+
+
+# ------------------------------------------------------------ a fresh process
+
+
+def run_python(code: str, tmp_path, **env_changes: str) -> subprocess.CompletedProcess:
+    """``code`` in a new Python process, offscreen, with its own Qt settings folder."""
+    env = dict(os.environ)
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONFAULTHANDLER="1",
+               **env_changes)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                          timeout=SUBPROCESS_TIMEOUT_S)
 
 
 # ------------------------------------------------------------ threads

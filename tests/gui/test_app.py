@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
-TIMEOUT_S = 120
-
-
-def run_python(code: str, tmp_path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONFAULTHANDLER="1")
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-
-
-def test_gui_modules_do_not_import_torch(tmp_path):
-    result = run_python(
-        """
-        import sys
-        import digitpad.gui.app, digitpad.gui.main_window, digitpad.gui.canvas, digitpad.gui.plots
-        import digitpad.gui.worker, digitpad.gui.model_loader, digitpad.gui.data_dialog
-        print("torch imported:", "torch" in sys.modules)
-        """,
-        tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "torch imported: False" in result.stdout
+from .conftest import run_python
 
 
 # Runs app.main(); `on_ready(window)` is called once the start-up model is in use.

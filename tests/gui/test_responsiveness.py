@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import pkgutil
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -31,17 +27,7 @@ from digitpad.gui import collector
 from digitpad.gui.worker import TrainingWorker
 
 from . import worker_fakes as fakes
-from .conftest import TRAIN_TIMEOUT_MS, draw_stroke, run_on_thread, seven
-
-TIMEOUT_S = 120
-
-
-def _run_python(code: str, tmp_path, **env_changes) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.update(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), **env_changes)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+from .conftest import TRAIN_TIMEOUT_MS, draw_stroke, run_on_thread, run_python, seven
 
 
 # ------------------------------------------------------------- imports
@@ -51,7 +37,7 @@ def test_no_gui_module_imports_torch_when_imported(tmp_path):
     """Every module of digitpad.gui, found by listing the package (new ones are covered too)."""
     names = sorted(f"digitpad.gui.{m.name}" for m in pkgutil.iter_modules(digitpad.gui.__path__))
     assert "digitpad.gui.main_window" in names and "digitpad.gui.collector" in names
-    result = _run_python(
+    result = run_python(
         f"""
         import importlib, sys
         for name in {names!r}:
@@ -70,7 +56,7 @@ def test_startup_trace_shows_the_window_painted_before_torch_is_loaded(tmp_path,
 
     paths.set_current_model(test_model_path)
     trace = tmp_path / "trace.json"
-    result = _run_python(
+    result = run_python(
         "import sys; from digitpad.cli import main; sys.exit(main(['gui']))",
         tmp_path,
         DIGITPAD_STARTUP_TRACE=str(trace),
