@@ -82,12 +82,6 @@ def test_a_full_disk_at_the_first_save_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def _refuse(error_number: int):
-    def refuse(*args, **kwargs):
-        raise OSError(error_number, os.strerror(error_number))
-    return refuse
-
-
 @pytest.mark.parametrize("error_number", [errno.EROFS, errno.EACCES], ids=["read-only filesystem", "no permission"])
 def test_a_read_only_target_is_a_clear_error(tmp_path, error_number):
     """Simulated where the temporary file is created (os.open), since root may write anywhere."""
@@ -109,25 +103,21 @@ def test_saving_under_a_file_is_a_clear_error(tmp_path):
     assert "\n" not in str(caught.value)
 
 
-def test_train_into_a_read_only_target_says_so_after_training(capsys, tmp_path, allow_small_mnist):
-    from mnist_fakes import make_fake_mnist
+TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--epochs", "1", "--no-augment"]
 
-    root = make_fake_mnist(tmp_path / "mnist", train=300, test=50)["root"]
+
+def test_train_into_a_read_only_target_says_so_after_training(capsys, tmp_path, fake_mnist):
     out = tmp_path / "models" / "model.pt"
     good_checkpoint(out, name="previous")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checkpoint.tempfile, "mkstemp", _refuse(errno.EROFS))
-        status, stdout, err = run(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
-                                      "--no-augment", "--data-dir", str(root), "--out", str(out))
+        refuse_new_files_in(patch, out.parent)
+        status, stdout, err = run(capsys, *TINY_TRAIN, "--data-dir", str(fake_mnist["root"]), "--out", str(out))
 
     assert status == 1
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("digitpad train: Could not save the model")
     assert "Read-only file system" in err
     assert checkpoint.load(out).name == "previous"
-
-
-TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--epochs", "1", "--no-augment"]
 
 
 def test_train_without_a_usable_models_folder_fails_before_training(capsys, fake_mnist, digitpad_home):
@@ -191,8 +181,7 @@ def test_broken_data_is_named_by_load_and_by_train(capsys, fake_mnist, case):
     assert expected in str(caught.value) and name.removesuffix(".gz") in str(caught.value)
     assert "\n" not in str(caught.value)
 
-    status, out, err = run(capsys, "train", "--arch", "mlp", "--hidden", "16", "--epochs", "1",
-                               "--data-dir", str(root), "--out", str(root / "never.pt"))
+    status, out, err = run(capsys, *TINY_TRAIN, "--data-dir", str(root), "--out", str(root / "never.pt"))
     assert status == 1 and out == ""
     assert_one_clean_message(err)
     assert expected in err
