@@ -162,27 +162,6 @@ def test_stop_mid_run(window, qtbot, use_tiny_mnist):
 
 
 @pytest.mark.slow
-def test_stop_then_train_twenty_times_and_still_classify(window, qtbot, use_tiny_mnist):
-    train, stop = buttons(window)
-    # A small MLP and 4 batches an epoch: the first progress comes soon.
-    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
-    window.hidden_edit.setText("64")
-    small_run(window, epochs=100, batch_size=128)
-    for attempt in range(20):
-        click_train(window, qtbot)
-        if attempt % 2:
-            wait_for_first_batch(window, qtbot)  # else: stop while MNIST loads
-        with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
-            qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
-        assert train.isEnabled()
-        assert window.findChild(QProgressBar, "train_progress").format().startswith(("Stopped", "Cancelled"))
-    assert not error_boxes(window)
-    with qtbot.waitSignal(window.prediction_updated):
-        draw_stroke(window.canvas, seven(window.canvas))
-    assert window.findChild(QLabel, "prediction").text()[0].isdigit()
-
-
-@pytest.mark.slow
 def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model_path):
     from digitpad import paths
     from digitpad.gui.main_window import MainWindow
