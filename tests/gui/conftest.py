@@ -21,6 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 TRAIN_COUNT = 600
 TEST_COUNT = 200
+TRAIN_SEED, TEST_SEED = 1, 2  # synthetic_digits' seeds for each split
 MODEL_TIMEOUT_MS = 60_000
 TRAIN_TIMEOUT_MS = 120_000
 SUBPROCESS_TIMEOUT_S = 120
@@ -100,7 +101,7 @@ def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def write_mnist(folder: Path, train_count: int = TRAIN_COUNT, test_count: int = TEST_COUNT) -> Path:
     """The four gzip IDX files, plain layout, with the standard names."""
-    for split, count, seed in (("train", train_count, 1), ("test", test_count, 2)):
+    for split, count, seed in (("train", train_count, TRAIN_SEED), ("test", test_count, TEST_SEED)):
         images, labels = synthetic_digits(count, seed)
         images_name, labels_name = MNIST_NAMES[split]
         write_idx(folder / images_name, images)

@@ -125,6 +125,8 @@ from digitpad.gui import settings as keys
 
 from .conftest import (
     MODEL_TIMEOUT_MS,
+    TEST_COUNT,
+    TEST_SEED,
     TRAIN_TIMEOUT_MS,
     _active_timers,
     _stop_threads,
@@ -618,7 +620,7 @@ def test_non_digits_mostly_come_out_unsure_with_the_shipped_model(qtbot):
 def _tiny_test_set() -> tuple[torch.Tensor, torch.Tensor]:
     from digitpad.data import normalize_uint8
 
-    images, labels = synthetic_digits(200, 2)  # the tiny MNIST's own test images
+    images, labels = synthetic_digits(TEST_COUNT, TEST_SEED)  # the tiny MNIST's own test images
     return normalize_uint8(torch.from_numpy(images)), torch.from_numpy(labels)
 
 
