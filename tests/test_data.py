@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from fake_mirror import use_unreachable_mirrors
 from faults import hidden_leftovers
 from mnist_fakes import fake_digits, make_fake_mnist, write_idx
 from digitpad import data, paths
@@ -280,22 +279,6 @@ def test_load_downloads_when_the_folder_is_empty(tmp_path, mirror):
     assert (tmp_path / "new" / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
 
 
-def test_an_interrupted_download_leaves_nothing_and_a_retry_works(tmp_path, mirror):
-    mirror.cut.add("train-images-idx3-ubyte.gz")
-    with pytest.raises(data.DataError) as caught:
-        data.load_mnist(tmp_path)
-    assert "Traceback" not in str(caught.value)
-    raw = tmp_path / "MNIST" / "raw"
-    assert not (raw / "train-images-idx3-ubyte.gz").exists()
-    assert not (raw / "train-images-idx3-ubyte").exists()
-    assert hidden_leftovers(tmp_path) == []
-    assert data.locate_mnist(tmp_path) is None
-
-    mirror.cut.clear()
-    assert len(data.load_mnist(tmp_path).train_images) == 600
-    assert mirror.requests.count("train-labels-idx1-ubyte.gz") == 1  # finished files are not fetched again
-
-
 def test_a_file_failing_its_checksum_is_never_kept(tmp_path, mirror, monkeypatch):
     mirror.files["t10k-labels-idx1-ubyte.gz"] = gzip.compress(b"something else")
     with pytest.raises(data.DataError, match="checksum"):
@@ -309,21 +292,6 @@ def test_download_can_be_cancelled(tmp_path, mirror):
         data.download_mnist(tmp_path, should_stop=lambda: True)
     assert data.locate_mnist(tmp_path) is None
     assert hidden_leftovers(tmp_path) == []
-
-
-def test_no_network_is_one_clear_paragraph(tmp_path, monkeypatch):
-    use_unreachable_mirrors(monkeypatch)
-    root = tmp_path / "mnist"
-
-    with pytest.raises(data.DataError) as caught:
-        data.load_mnist(root)
-
-    message = str(caught.value)
-    assert "\n" not in message
-    assert str(root) in message
-    assert "connect to the internet" in message
-    assert "--data-dir" in message and "DIGITPAD_DATA_DIR" in message
-    assert hidden_leftovers(root) == []
 
 
 def test_download_into_an_unusable_folder_says_so(tmp_path, mirror):
