@@ -17,8 +17,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from digitpad import checkpoint, cli, data, paths
-from digitpad.config import ModelConfig
 from digitpad.models import build_model
+from bad_checkpoints import good_checkpoint
 from cli_helpers import assert_one_clean_message, digit_image, run
 from fake_mirror import use_unreachable_mirrors
 
@@ -29,12 +29,7 @@ TINY_TRAIN = ["train", "--arch", "mlp", "--hidden", "16", "--batch-size", "64", 
 @pytest.fixture
 def small_checkpoint(tmp_path) -> Path:
     """An untrained small MLP saved as a checkpoint: enough to test formats, not accuracy."""
-    config = ModelConfig(arch="mlp", hidden=(16,))
-    torch.manual_seed(0)
-    path = tmp_path / "small.pt"
-    checkpoint.save(checkpoint.Checkpoint(model_config=config, state_dict=build_model(config).state_dict(),
-                                          name="small"), path)
-    return path
+    return good_checkpoint(tmp_path / "small.pt", name="small")
 
 
 # --- the command line itself ---------------------------------------------------------------------
