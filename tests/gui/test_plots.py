@@ -70,14 +70,12 @@ def test_bars_repaint_cheaply(bars):
     assert not any(label.flags() & reports for label in bars._labels)
 
 
-def test_each_label_sits_centred_just_above_its_bar_at_any_size(qtbot):
+def test_each_label_sits_centred_just_above_its_bar_at_any_size(bars):
     """The labels are plain Qt text items that ignore the view's transform, placed by their own
     offset: whatever the widget's size, each stays centred over its bar and just above its top."""
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    bars = ProbabilityBars()
-    qtbot.addWidget(bars)
     bars.show()
     view = bars.getPlotItem().getViewBox()
     rng = np.random.default_rng(2)
@@ -96,7 +94,7 @@ def test_each_label_sits_centred_just_above_its_bar_at_any_size(qtbot):
             assert 8 <= box.height() <= 20  # its own font size, not scaled by the view
 
 
-def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(qtbot, monkeypatch):
+def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(bars, qtbot, monkeypatch):
     """The bars report a fixed bounding box instead of pyqtgraph's per-paint one: it must hold
     every bar at any height, and the picture must be pixel for pixel pyqtgraph's."""
     import pyqtgraph as pg
@@ -104,7 +102,7 @@ def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(qtbo
 
     from digitpad.gui import plots
 
-    fixed = ProbabilityBars()
+    fixed = bars  # built before the patch below
     monkeypatch.setattr(plots, "_BarsInAFixedBox", pg.BarGraphItem)
     plain = ProbabilityBars()
     assert type(plain._bars) is pg.BarGraphItem and type(fixed._bars) is not pg.BarGraphItem
@@ -116,8 +114,8 @@ def test_the_bars_fixed_box_holds_every_bar_and_they_look_as_pyqtgraphs_own(qtbo
         assert box.left() < x - half_width and x + half_width < box.right()
     assert box.top() < 0.0 and 1.0 < box.bottom()
 
+    qtbot.addWidget(plain)
     for widget in (fixed, plain):
-        qtbot.addWidget(widget)
         widget.resize(300, 240)
         widget.show()
     rng = np.random.default_rng(4)
