@@ -87,7 +87,8 @@ class Classifier:
     def probabilities(self, model_input: torch.Tensor) -> np.ndarray:
         """Class probabilities for a normalized batch (B, 1, 28, 28), shape (B, 10)."""
         with torch.inference_mode():
-            return self.model(model_input).exp().numpy()
+            # softmax(logits) is exp(log_softmax(logits)), in one operation instead of two.
+            return torch.softmax(self.model.logits(model_input), dim=1).numpy()
 
     def predict(self, image: np.ndarray, light_ink: bool | None = None) -> Prediction | None:
         """Classify one drawing (any size, either polarity); None when it has no ink.

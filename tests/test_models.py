@@ -69,6 +69,26 @@ def test_cnn_outputs_log_probabilities():
     assert torch.allclose(log_probabilities.exp().sum(dim=1), torch.ones(3), atol=1e-5)
 
 
+@pytest.mark.parametrize("model", [Network(784, 10, [32, 16]), DigitCNN((4, 8))], ids=["mlp", "cnn"])
+def test_forward_is_the_log_softmax_of_the_logits(model):
+    model.eval()
+    images = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model(images), torch.log_softmax(model.logits(images), dim=1))
+
+
+def test_cnn_pools_before_its_relu_with_the_same_values_as_the_textbook_order():
+    import torch.nn.functional as F
+
+    model = _trained_looking_cnn(ModelConfig(arch="cnn", channels=(4, 8)))
+    images = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        x = F.max_pool2d(F.relu(model.bn1(model.conv1(images))), 2)
+        x = F.max_pool2d(F.relu(model.bn2(model.conv2(x))), 2)
+        expected = model.fc2(F.relu(model.fc1(x.flatten(start_dim=1))))
+        assert torch.equal(model.logits(images), expected)
+
+
 def test_build_model_from_plain_config_round_trip():
     config = ModelConfig(arch="mlp", hidden=(64, 32), dropout=0.2)
     rebuilt = ModelConfig.from_dict(config.to_dict())

@@ -99,11 +99,13 @@ class DrawingCanvas(QWidget):
         self._image = QImage()
         self._hint = "Draw a digit here"
 
+        # Repeating while the ink keeps changing: a single shot restarted by the next
+        # move ticked every 16-24 ms, not once a frame.
         self._live_timer = QTimer(self)
         self._live_timer.setObjectName("live_prediction_timer")
-        self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_PREDICTION_INTERVAL_MS)
         self._live_timer.timeout.connect(self._emit_live_change)
+        self._changed_since_live = False
 
     # ----------------------------------------------------------------- public
 
@@ -163,16 +165,21 @@ class DrawingCanvas(QWidget):
         else:
             self.cleared.emit()
 
-    def to_array(self) -> np.ndarray:
-        """The drawing as uint8 (H, W) in device pixels: white (255) ink on black (0)."""
+    def to_array(self, copy: bool = True) -> np.ndarray:
+        """The drawing as uint8 (H, W) in device pixels: white (255) ink on black (0).
+
+        ``copy=False`` gives a read-only view of the canvas's own pixels instead,
+        for a caller that is done with them before the canvas next changes: it
+        saves copying the whole image on every prediction.
+        """
         self._ensure_image()
         image = self._image
         height, width = image.height(), image.width()
         if height == 0 or width == 0:
             return np.zeros((0, 0), dtype=np.uint8)
         buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-        rows = buffer.reshape(height, image.bytesPerLine())
-        return rows[:, :width].copy()
+        pixels = buffer.reshape(height, image.bytesPerLine())[:, :width]
+        return pixels.copy() if copy else pixels
 
     # ---------------------------------------------------------------- drawing
 
@@ -286,6 +293,7 @@ class DrawingCanvas(QWidget):
         _dot(self._painter, pos)
         self._dirty(pos)
         self.stroke_started.emit()
+        self._changed_since_live = True
         self._live_timer.start()
 
     def _move(self, pos: QPointF) -> None:
@@ -309,6 +317,7 @@ class DrawingCanvas(QWidget):
             dirty = (start, pts[-2], pts[-1])
         self._painter.drawPath(segment)
         self._dirty(*dirty)
+        self._changed_since_live = True
         if not self._live_timer.isActive():
             self._live_timer.start()
 
@@ -329,8 +338,12 @@ class DrawingCanvas(QWidget):
 
     @Slot()
     def _emit_live_change(self) -> None:
-        if self._current is not None:
-            self.stroke_changed.emit()
+        if self._current is None or not self._changed_since_live:
+            # The pen rests: nothing new to predict until it moves again.
+            self._live_timer.stop()
+            return
+        self._changed_since_live = False
+        self.stroke_changed.emit()
 
     # ----------------------------------------------------------------- events
 

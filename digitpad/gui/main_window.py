@@ -612,7 +612,7 @@ class MainWindow(QMainWindow):
             return
         started = time.perf_counter()
         try:
-            prediction = self._model.classifier.predict(self.canvas.to_array(), light_ink=True)
+            prediction = self._model.classifier.predict(self.canvas.to_array(copy=False), light_ink=True)
         except Exception as error:  # never let one bad drawing break the app
             log.exception("prediction failed")
             self.statusBar().showMessage(f"Could not classify this drawing: {error}")

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, LIVE_PREDICTION_INTERVAL_MS, DrawingCanvas
 from stroke_replay import send_mouse_event
@@ -158,6 +158,36 @@ def test_live_changes_are_throttled(canvas, qtbot):
         pass
     send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (220, 120), left, left)
     assert 1 <= len(changes) <= 3
+
+
+def test_live_changes_come_once_an_interval_while_the_ink_changes_and_stop_while_the_pen_rests(canvas, qtbot):
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    timer = canvas.findChild(QTimer, "live_prediction_timer")
+    changes = []
+    canvas.stroke_changed.connect(lambda: changes.append(1))
+    send_mouse_event(canvas, QEvent.Type.MouseButtonPress, (20, 20), left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseMove, (60, 40), none, left)
+    # Repeating, not a single shot that each move would restart and so delay.
+    assert timer.isActive() and not timer.isSingleShot()
+    with qtbot.waitSignal(canvas.stroke_changed, timeout=LIVE_PREDICTION_INTERVAL_MS * 20):
+        pass
+    # The pen rests: the next tick finds nothing new, emits nothing and stops the timer.
+    qtbot.waitUntil(lambda: not timer.isActive(), timeout=LIVE_PREDICTION_INTERVAL_MS * 20)
+    qtbot.wait(LIVE_PREDICTION_INTERVAL_MS * 3)
+    assert len(changes) == 1
+    send_mouse_event(canvas, QEvent.Type.MouseMove, (100, 60), none, left)
+    with qtbot.waitSignal(canvas.stroke_changed, timeout=LIVE_PREDICTION_INTERVAL_MS * 20):
+        pass
+    assert len(changes) == 2
+    send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (100, 60), left, left)
+    assert not timer.isActive()
+
+
+def test_a_view_of_the_pixels_matches_the_copy_and_cannot_be_written(canvas):
+    draw_stroke(canvas, seven(canvas))
+    view = canvas.to_array(copy=False)
+    assert np.array_equal(view, canvas.to_array())
+    assert not view.flags.writeable
 
 
 SOAK_STROKES = int(os.environ.get("DIGITPAD_SOAK_STROKES", "1000"))

@@ -78,13 +78,15 @@ def test_canvas_predictions_run_in_inference_mode_on_one_torch_thread(window, qt
     torch.set_num_threads(2)  # as if something had changed this thread's count
     assert window.open_model(test_model_path)  # taking a model sets the GUI thread's count
     seen = []
-    model = window.model().classifier.model
+    # The first layer, not the model: the classifier calls its logits, not its forward.
+    layers = (torch.nn.Conv2d, torch.nn.Linear)
+    first_layer = next(m for m in window.model().classifier.model.modules() if isinstance(m, layers))
 
     def record(_module, _inputs):
         seen.append((threading.current_thread() is threading.main_thread(),
                      torch.is_inference_mode_enabled(), torch.get_num_threads()))
 
-    handle = model.register_forward_pre_hook(record)
+    handle = first_layer.register_forward_pre_hook(record)
     try:
         with qtbot.waitSignal(window.prediction_updated, timeout=10_000):
             draw_stroke(window.canvas, seven(window.canvas))
