@@ -124,7 +124,10 @@ class DrawingCanvas(QWidget):
 
     def set_live_interval(self, milliseconds: float) -> None:
         """Emit ``stroke_changed`` at most this often, but never more than once a frame."""
-        self._live_timer.setInterval(max(LIVE_PREDICTION_INTERVAL_MS, math.ceil(milliseconds)))
+        interval = max(LIVE_PREDICTION_INTERVAL_MS, math.ceil(milliseconds))
+        # Only on a change: a new interval restarts a running timer, delaying its next tick.
+        if interval != self._live_timer.interval():
+            self._live_timer.setInterval(interval)
 
     def stroke_count(self) -> int:
         return len(self._strokes)

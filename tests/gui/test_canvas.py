@@ -183,6 +183,19 @@ def test_live_changes_come_once_an_interval_while_the_ink_changes_and_stop_while
     assert not timer.isActive()
 
 
+def test_setting_the_same_live_interval_leaves_the_running_timer_alone(canvas):
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    timer = canvas.findChild(QTimer, "live_prediction_timer")
+    send_mouse_event(canvas, QEvent.Type.MouseButtonPress, (20, 20), left, left)
+    send_mouse_event(canvas, QEvent.Type.MouseMove, (60, 40), none, left)
+    running = timer.timerId()
+    canvas.set_live_interval(3)  # a fast prediction: the interval stays one frame
+    assert timer.timerId() == running  # not restarted, so its next tick is not put off
+    canvas.set_live_interval(40)
+    assert canvas.live_interval() == 40
+    send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (60, 40), left, left)
+
+
 def test_a_view_of_the_pixels_matches_the_copy_and_cannot_be_written(canvas):
     draw_stroke(canvas, seven(canvas))
     view = canvas.to_array(copy=False)
