@@ -74,7 +74,7 @@ class Network(nn.Module):
 class DigitCNN(nn.Module):
     """A small CNN chosen for accuracy per CPU second.
 
-    Two 5x5 stages (conv, batch norm, ReLU, 2x2 max-pool) take 28x28 to 7x7;
+    Two 5x5 stages (conv, batch norm, 2x2 max-pool, ReLU) take 28x28 to 7x7;
     one hidden linear layer with dropout classifies. Batch norm lets a high
     learning rate converge in one or two epochs.
     """
