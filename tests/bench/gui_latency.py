@@ -11,7 +11,10 @@ In each phase a QTimer probe fires every 5 ms and records how late it runs,
 while MNIST test digits' pen strokes (tests/stroke_replay.py) are replayed as
 real mouse events, one point every 8 ms, like a mouse. For each stroke it
 records the time from the button release to the window's ``prediction_updated``
-signal and to the end of the next paint of the probability bars.
+signal and to the end of the next paint of the probability bars. Before the phases,
+it times one CNN prediction back to back and right after a short sleep: on a VM, how
+cold the caches get while a core sleeps depends on the host, and it sets most of the
+idle figure.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/gui_latency.py [--train-seconds 20] [--idle-seconds 10]
 
@@ -241,6 +244,31 @@ class StrokePlayer:
             self._canvas.clear()
 
 
+def host_cache_check(classifier) -> dict[str, float]:
+    """One CNN prediction's time back to back and right after an 8 ms sleep (ms, medians).
+
+    On a VM a core's caches go cold while it sleeps, by an amount that depends on the
+    host's other tenants, and that cost is most of the idle stroke-to-bars time. The
+    two figures tell a quiet host from a busy one, so runs on different days can be
+    read side by side.
+    """
+    import torch
+
+    model_input = torch.zeros(1, 1, 28, 28)
+
+    def median_ms(pause_s: float) -> float:
+        times = []
+        for _ in range(45):
+            if pause_s:
+                time.sleep(pause_s)
+            started = time.perf_counter()
+            classifier.probabilities(model_input)
+            times.append(time.perf_counter() - started)
+        return 1000 * float(np.median(times[5:]))
+
+    return {"back_to_back_ms": median_ms(0.0), "after_sleep_ms": median_ms(0.008)}
+
+
 def wait_until(app, condition, timeout_s: float) -> bool:
     deadline = time.perf_counter() + timeout_s
     while not condition():
@@ -373,11 +401,16 @@ def compare(args) -> int:
                 results[name].append(json.loads(out.read_text()))
     print("\n=== side by side (median over rounds; ratio = baseline / this checkout) ===")
     print(f"{'':<44}" + "".join(f"{name[:28]:>30}" for name in versions) + f"{'ratio':>8}")
-    for phase, key, label in KEY_FIGURES + [(None, "batches_per_s", "training batches/s in the window")]:
+    extras = [
+        (None, "batches_per_s", "training batches/s in the window"),
+        ("host", "after_sleep_ms", "host: CNN right after an 8 ms sleep (ms)"),
+    ]
+    for phase, key, label in KEY_FIGURES + extras:
         values = []
         for name in versions:
             runs = results[name]
-            figures = [r["batches_per_s"] if phase is None else r["rows"][phase][key] for r in runs]
+            figures = [r[key] if phase is None else r[phase][key] if phase == "host" else r["rows"][phase][key]
+                       for r in runs]
             values.append(float(np.median(figures)))
         ratio = values[0] / values[1] if values[1] else float("nan")  # no batches: a window shorter than loading
         print(f"{label:<44}" + "".join(f"{v:>30.2f}" for v in values) + f"{ratio:>8.2f}")
@@ -422,6 +455,7 @@ def measure(args, workdir: Path) -> int:
     if ready["failed"]:
         print(f"no model: {ready['failed']}", file=sys.stderr)
         return 1
+    host = host_cache_check(window.model().classifier)
     run_for(1.0)  # let start-up work settle
 
     probe = Probe(recorder)
@@ -489,6 +523,8 @@ def measure(args, workdir: Path) -> int:
     training_seconds = train_end - first if ready["first_batch"] else 0.0
     rate = (steps_in_window - ready.get("first_step", 0)) / training_seconds if training_seconds else 0.0
     print(f"model: {model_note}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    print(f"host: one CNN prediction takes {host['back_to_back_ms']:.2f} ms back to back and "
+          f"{host['after_sleep_ms']:.2f} ms right after an 8 ms sleep (caches gone cold)")
     print(f"training: data loaded {(loaded - train_start):.2f} s after the click; "
           f"{steps_in_window} batches of {batch_size} in the window "
           f"({rate:.1f} batches/s once started); "
@@ -509,7 +545,7 @@ def measure(args, workdir: Path) -> int:
         args.json.write_text(json.dumps({
             "rows": rows, "steps": steps_in_window, "training_seconds": training_seconds,
             "batches_per_s": rate,
-            "stop_to_end": stop_to_end, "verdicts": verdicts, "model": model_note,
+            "stop_to_end": stop_to_end, "verdicts": verdicts, "model": model_note, "host": host,
             "strokes": recorder.strokes,
             "phases": {"idle": [idle_start, idle_end], "training": [train_start, train_end]},
         }, indent=2))
