@@ -28,6 +28,7 @@ so the training phase starts by decoding the .gz files).
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -364,12 +365,15 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+# Each figure's place in a run's --json output, and its label.
 KEY_FIGURES = [
-    ("idle", "paint_p95", "stroke→bars p95, idle (ms)"),
-    ("training (all)", "paint_p95", "stroke→bars p95, training (ms)"),
-    ("training (all)", "cpu_p50", "release→signal GUI CPU p50, training (ms)"),
-    ("training (all)", "lateness_p99", "lateness p99, training (ms)"),
-    ("training (all)", "lateness_max", "lateness max, training (ms)"),
+    (("rows", "idle", "paint_p95"), "stroke→bars p95, idle (ms)"),
+    (("rows", "training (all)", "paint_p95"), "stroke→bars p95, training (ms)"),
+    (("rows", "training (all)", "cpu_p50"), "release→signal GUI CPU p50, training (ms)"),
+    (("rows", "training (all)", "lateness_p99"), "lateness p99, training (ms)"),
+    (("rows", "training (all)", "lateness_max"), "lateness max, training (ms)"),
+    (("batches_per_s",), "training batches/s in the window"),
+    (("host", "after_sleep_ms"), "host: CNN right after an 8 ms sleep (ms)"),
 ]
 
 
@@ -401,16 +405,10 @@ def compare(args) -> int:
                 results[name].append(json.loads(out.read_text()))
     print("\n=== side by side (median over rounds; ratio = baseline / this checkout) ===")
     print(f"{'':<44}" + "".join(f"{name[:28]:>30}" for name in versions) + f"{'ratio':>8}")
-    extras = [
-        (None, "batches_per_s", "training batches/s in the window"),
-        ("host", "after_sleep_ms", "host: CNN right after an 8 ms sleep (ms)"),
-    ]
-    for phase, key, label in KEY_FIGURES + extras:
+    for place, label in KEY_FIGURES:
         values = []
         for name in versions:
-            runs = results[name]
-            figures = [r[key] if phase is None else r[phase][key] if phase == "host" else r["rows"][phase][key]
-                       for r in runs]
+            figures = [functools.reduce(dict.__getitem__, place, run) for run in results[name]]
             values.append(float(np.median(figures)))
         ratio = values[0] / values[1] if values[1] else float("nan")  # no batches: a window shorter than loading
         print(f"{label:<44}" + "".join(f"{v:>30.2f}" for v in values) + f"{ratio:>8.2f}")
