@@ -1,7 +1,8 @@
-"""Classify drawings with a trained model: the path shared by the canvas and ``digitpad predict``."""
+"""Classify drawings with a trained model: the canvas's strokes, and images for ``digitpad predict``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torch import nn
 from digitpad.config import ModelConfig
 from digitpad.models import DigitCNN, build_model
 from digitpad.preprocess import normalize, to_mnist_image
+from digitpad.strokes import Stroke, redraw
 
 # Below this top probability the app says "unsure" rather than give a confident
 # wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py):
@@ -101,3 +103,10 @@ class Classifier:
         probabilities = self.probabilities(normalize(mnist_image))[0]
         digit = int(probabilities.argmax())
         return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image)
+
+    def predict_strokes(self, strokes: Sequence[Stroke]) -> Prediction | None:
+        """Classify pen strokes, whatever pen drew them (see ``strokes.redraw``); None without points."""
+        image = redraw(strokes)
+        if image is None:
+            return None
+        return self.predict(image, light_ink=True)

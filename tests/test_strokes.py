@@ -1,0 +1,96 @@
+"""Strokes redrawn for the model: the same picture whatever pen or size they were drawn with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from digitpad.preprocess import to_mnist_image
+from digitpad.strokes import REDRAW_PEN_PX, REDRAW_SPAN_PX, Stroke, redraw
+
+
+def seven(width: float, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Stroke]:
+    """A 7 and a bar across it: two strokes, in unit coordinates."""
+    top_and_down = [(-0.2, -0.33), (0.0, -0.33), (0.2, -0.33), (0.1, 0.0), (-0.02, 0.33)]
+    bar = [(-0.05, 0.0), (0.2, 0.0)]
+    return [
+        Stroke(width * scale, [(x * scale + shift[0], y * scale + shift[1]) for x, y in points])
+        for points in (top_and_down, bar)
+    ]
+
+
+def model_image(strokes: list[Stroke]) -> np.ndarray:
+    image = redraw(strokes)
+    assert image is not None and image.dtype == np.uint8
+    return to_mnist_image(image, light_ink=True)
+
+
+def test_the_pen_width_does_not_change_the_picture():
+    thin, default, wide = (redraw(seven(width)) for width in (0.02, 0.08, 0.20))
+    assert np.array_equal(thin, default) and np.array_equal(wide, default)
+
+
+def test_neither_does_the_size_nor_the_place():
+    reference = redraw(seven(0.08))
+    assert np.array_equal(redraw(seven(0.08, scale=2.0, shift=(3.0, -5.0))), reference)
+    assert np.abs(model_image(seven(0.08, scale=0.37, shift=(0.1, 0.2))) - model_image(seven(0.08))).max() < 0.02
+
+
+def test_the_drawing_spans_the_redraw_with_one_even_pen():
+    image = redraw([Stroke(0.08, [(0.0, 0.0), (0.0, 0.5)])])  # a vertical line
+    height, width = image.shape
+    ink_rows = np.flatnonzero(image.max(axis=1))
+    ink_cols = np.flatnonzero(image.max(axis=0))
+    # The line's length is the span; the round pen adds its radius at both ends.
+    assert ink_rows[-1] - ink_rows[0] + 1 == pytest.approx(REDRAW_SPAN_PX + REDRAW_PEN_PX, abs=2)
+    assert ink_cols[-1] - ink_cols[0] + 1 == pytest.approx(REDRAW_PEN_PX, abs=1)
+    assert height > 5 * width
+    assert set(np.unique(image)) == {0, 255}
+
+
+def test_every_stroke_is_drawn():
+    both = model_image(seven(0.08))
+    first_only = model_image(seven(0.08)[:1])
+    assert not np.allclose(both, first_only)
+
+
+def test_a_dot_is_a_round_blob():
+    dot = model_image([Stroke(0.08, [(0.3, 0.3)])])
+    rows, cols = np.nonzero(dot > 0.5)
+    assert rows.max() - rows.min() == pytest.approx(cols.max() - cols.min(), abs=1)
+    assert rows.max() - rows.min() >= 15  # fitted to the 20 px box like any digit
+
+
+def ink_share_of_box(image: np.ndarray) -> float:
+    rows, cols = np.nonzero(image > 0.5)
+    return (image > 0.5).sum() / ((np.ptp(rows) + 1) * (np.ptp(cols) + 1))
+
+
+def test_a_drawing_smaller_than_its_pen_stays_a_blob():
+    """A tap that wobbled a little is not blown up into a full-size hairline scribble."""
+    wobble = [(0.30, 0.30), (0.31, 0.302), (0.305, 0.31)]
+    assert ink_share_of_box(model_image([Stroke(0.08, wobble)])) > 0.6
+    # The same wobble drawn with a hairline pen is a squiggle of its own size.
+    assert ink_share_of_box(model_image([Stroke(0.001, wobble)])) < 0.4
+
+
+@pytest.mark.parametrize("strokes", [[], [Stroke(0.08, [])]])
+def test_no_points_no_picture(strokes):
+    assert redraw(strokes) is None
+
+
+def test_the_classifier_reads_strokes_as_it_reads_their_redraw():
+    from digitpad.config import ModelConfig
+    from digitpad.inference import Classifier
+    from digitpad.models import build_model
+
+    torch.manual_seed(0)
+    config = ModelConfig(arch="cnn", channels=(4, 8))
+    tiny_classifier = Classifier(build_model(config), config)
+    strokes = seven(0.2)
+    from_strokes = tiny_classifier.predict_strokes(strokes)
+    from_image = tiny_classifier.predict(redraw(strokes), light_ink=True)
+    assert from_strokes.digit == from_image.digit
+    assert np.array_equal(from_strokes.probabilities, from_image.probabilities)
+    assert tiny_classifier.predict_strokes([]) is None
