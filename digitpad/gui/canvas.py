@@ -9,7 +9,6 @@ size. The image is grayscale with white ink on black, MNIST's polarity, and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
@@ -25,6 +24,8 @@ from PySide6.QtGui import (
     QTabletEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from digitpad.strokes import Stroke
 
 # Pen width as a fraction of the canvas's shorter side. A digit drawn about
 # 65 % as tall as the canvas then has strokes about 1/8 of its height thick,
@@ -48,14 +49,6 @@ INK = 255
 PAPER = 0
 
 
-@dataclass
-class Stroke:
-    """One pen-down..pen-up trajectory in unit coordinates."""
-
-    width: float
-    points: list[tuple[float, float]] = field(default_factory=list)
-
-
 def _mid(a: QPointF, b: QPointF) -> QPointF:
     return QPointF((a.x() + b.x()) / 2.0, (a.y() + b.y()) / 2.0)
 
@@ -69,7 +62,7 @@ def _dot(painter: QPainter, centre: QPointF) -> None:
 
 
 class DrawingCanvas(QWidget):
-    """Freehand canvas. ``to_array()`` gives white-on-black uint8 (H, W)."""
+    """Freehand canvas: ``strokes()`` as drawn, ``to_array()`` as shown (white-on-black uint8 (H, W))."""
 
     stroke_started = Signal()
     # A stroke in progress changed (throttled to LIVE_PREDICTION_INTERVAL_MS).
@@ -138,9 +131,10 @@ class DrawingCanvas(QWidget):
     def is_drawing(self) -> bool:
         return self._current is not None
 
-    def strokes(self) -> list[Stroke]:
-        """Copies of the finished strokes (unit coordinates)."""
-        return [Stroke(s.width, list(s.points)) for s in self._strokes]
+    def strokes(self, include_current: bool = False) -> list[Stroke]:
+        """Copies of the finished strokes, and of the one in progress if asked (unit coordinates)."""
+        strokes = self._strokes + [self._current] if include_current and self._current is not None else self._strokes
+        return [Stroke(s.width, list(s.points)) for s in strokes]
 
     @Slot()
     def clear(self) -> None:
@@ -168,12 +162,10 @@ class DrawingCanvas(QWidget):
         else:
             self.cleared.emit()
 
-    def to_array(self, copy: bool = True) -> np.ndarray:
-        """The drawing as uint8 (H, W) in device pixels: white (255) ink on black (0).
+    def to_array(self) -> np.ndarray:
+        """The drawing as shown, uint8 (H, W) in device pixels: white (255) ink on black (0).
 
-        ``copy=False`` gives a read-only view of the canvas's own pixels instead,
-        for a caller that is done with them before the canvas next changes: it
-        saves copying the whole image on every prediction.
+        The model is shown ``strokes()`` redrawn instead (see digitpad.strokes).
         """
         self._ensure_image()
         image = self._image
@@ -182,7 +174,7 @@ class DrawingCanvas(QWidget):
             return np.zeros((0, 0), dtype=np.uint8)
         buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
         pixels = buffer.reshape(height, image.bytesPerLine())[:, :width]
-        return pixels.copy() if copy else pixels
+        return pixels.copy()
 
     # ---------------------------------------------------------------- drawing
 

@@ -612,15 +612,14 @@ class MainWindow(QMainWindow):
             return
         started = time.perf_counter()
         try:
-            prediction = self._model.classifier.predict(self.canvas.to_array(copy=False), light_ink=True)
+            prediction = self._model.classifier.predict_strokes(self.canvas.strokes(include_current=True))
         except Exception as error:  # never let one bad drawing break the app
             log.exception("prediction failed")
             self.statusBar().showMessage(f"Could not classify this drawing: {error}")
             return
         self._show_prediction(prediction)
-        # On a slow machine or a very large canvas, space live predictions out so
-        # they take at most 1/LIVE_PREDICTION_SHARE of the GUI thread and the ink
-        # never lags behind the pen.
+        # On a slow machine, space live predictions out so they take at most
+        # 1/LIVE_PREDICTION_SHARE of the GUI thread and the ink never lags behind the pen.
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self.canvas.set_live_interval(LIVE_PREDICTION_SHARE * elapsed_ms)
 

@@ -196,13 +196,6 @@ def test_setting_the_same_live_interval_leaves_the_running_timer_alone(canvas):
     send_mouse_event(canvas, QEvent.Type.MouseButtonRelease, (60, 40), left, left)
 
 
-def test_a_view_of_the_pixels_matches_the_copy_and_cannot_be_written(canvas):
-    draw_stroke(canvas, seven(canvas))
-    view = canvas.to_array(copy=False)
-    assert np.array_equal(view, canvas.to_array())
-    assert not view.flags.writeable
-
-
 SOAK_STROKES = int(os.environ.get("DIGITPAD_SOAK_STROKES", "1000"))
 
 

@@ -60,6 +60,24 @@ def test_a_stroke_changes_the_prediction(window, qtbot):
     assert max(preview.pixelColor(x, y).value() for x in range(0, 140, 5) for y in range(0, 140, 5)) > 200
 
 
+def test_the_pen_width_shows_but_does_not_change_the_answer(window, qtbot):
+    """The canvas shows the chosen pen; the model sees the same strokes redrawn with one pen."""
+    canvas = window.canvas
+    shown, answers = [], []
+    for slider_end in (window.pen_slider.minimum(), window.pen_slider.maximum()):
+        canvas.clear()
+        window.pen_slider.setValue(slider_end)
+        with qtbot.waitSignal(window.prediction_updated):
+            draw_stroke(canvas, seven(canvas))
+        shown.append(int((canvas.to_array() > 127).sum()))
+        answers.append((prediction_text(window), window.bars.values(), window.preview.pixmap().toImage()))
+    assert shown[1] > 3 * shown[0]  # the wide pen leaves far more ink on the canvas
+    (thin_text, thin_bars, thin_preview), (wide_text, wide_bars, wide_preview) = answers
+    assert thin_text == wide_text
+    assert np.array_equal(thin_bars, wide_bars)
+    assert thin_preview == wide_preview
+
+
 def test_prediction_updates_during_a_stroke(window, qtbot):
     canvas = window.canvas
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton

@@ -179,7 +179,7 @@ def assert_still_classifies(window, qtbot) -> None:
         draw_stroke(window.canvas, seven(window.canvas))
     assert_honest(window)
     assert prediction_text(window) != HINT
-    expected = window.model().classifier.predict(window.canvas.to_array(), light_ink=True)
+    expected = window.model().classifier.predict_strokes(window.canvas.strokes())
     assert int(prediction_text(window)[0]) == expected.digit
     assert np.allclose(window.bars.values(), expected.probabilities, atol=1e-4)
     window.canvas.clear()
