@@ -1,10 +1,12 @@
 """Drawn-digit accuracy: replay the MNIST test digits' pen strokes on the real canvas.
 
 Each sample is drawn with real mouse events (press, moves with the left button
-held, release) on the app's DrawingCanvas at its default pen width, then
-classified along the app's own path (canvas -> preprocess -> model). In the
-same run, the same canvas image is also classified the naive way other apps
-use: the whole canvas shrunk to 28x28.
+held, release) on the app's DrawingCanvas at its default pen width (or
+``--pen-width``), then classified along the app's own path (the canvas's
+strokes redrawn with an even pen -> preprocess -> model). In the same run, the
+same drawing is also classified from the canvas's pixels, with the same
+preprocessing (the app's path before the redraw), and the naive way other
+apps use: the whole canvas shrunk to 28x28.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/drawn_digits.py [--limit N] [--checkpoint PATH]
 """
@@ -25,14 +27,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from stroke_replay import draw_sample, load_stroke_set  # noqa: E402
 
 
-def naive_input(canvas_image: np.ndarray):
+def naive_prediction(classifier, canvas_image: np.ndarray):
     """The other apps' method: shrink the whole canvas to 28x28."""
     from PIL import Image
 
+    from digitpad.inference import Prediction
     from digitpad.preprocess import normalize
 
-    small = Image.fromarray(canvas_image).resize((28, 28), Image.Resampling.BILINEAR)
-    return normalize(np.asarray(small, dtype=np.float32) / 255.0)
+    small = np.asarray(Image.fromarray(canvas_image).resize((28, 28), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+    probabilities = classifier.probabilities(normalize(small))[0]
+    digit = int(probabilities.argmax())
+    return Prediction(digit, float(probabilities[digit]), probabilities, small)
 
 
 def print_confusion(labels: np.ndarray, predictions: np.ndarray) -> None:
@@ -53,12 +58,14 @@ def main() -> int:
     parser.add_argument("--placement", choices=("person", "mnist"), default="person",
                         help="person: seeded random size (0.7-1.3x) and position, as people draw; "
                              "mnist: exactly where MNIST's frame puts the digit")
+    parser.add_argument("--pen-width", type=float,
+                        help="pen width as a fraction of the canvas side (default: the app's default)")
     args = parser.parse_args()
 
     from PySide6.QtWidgets import QApplication
 
     from digitpad import paths
-    from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, DrawingCanvas
+    from digitpad.gui.canvas import DrawingCanvas
     from digitpad.inference import UNSURE_BELOW, Classifier
 
     sequences, labels = load_stroke_set()
@@ -71,40 +78,49 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     canvas = DrawingCanvas()
     canvas.resize(args.side, args.side)
+    if args.pen_width is not None:
+        canvas.set_pen_width(args.pen_width)
     canvas.show()
     app.processEvents()
 
     placement_rng = np.random.default_rng(args.seed) if args.placement == "person" else None
+    methods = {
+        "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
+            lambda image: classifier.predict_strokes(canvas.strokes()),
+        "the canvas's pixels, the same preprocessing": lambda image: classifier.predict(image, light_ink=True),
+        "naive resize of the canvas to 28x28": lambda image: naive_prediction(classifier, image),
+    }
+    answers = {name: [] for name in methods}  # (digit, confidence) per sample; digit -1 = no answer
     started = time.perf_counter()
-    app_predictions, naive_predictions, confidences = [], [], []
     for count, index in enumerate(chosen, start=1):
         canvas.clear()
         draw_sample(canvas, sequences[index], placement_rng)
         image = canvas.to_array()
-        prediction = classifier.predict(image, light_ink=True)
-        app_predictions.append(-1 if prediction is None else prediction.digit)
-        confidences.append(0.0 if prediction is None else prediction.confidence)
-        naive_predictions.append(int(classifier.probabilities(naive_input(image))[0].argmax()))
+        for name, predict in methods.items():
+            prediction = predict(image)
+            answers[name].append((-1, 0.0) if prediction is None else (prediction.digit, prediction.confidence))
         if count % 1000 == 0:
             print(f"  {count} samples, {time.perf_counter() - started:.0f} s", flush=True)
     elapsed = time.perf_counter() - started
     canvas.close()
 
     truth = labels[chosen]
-    app_predictions = np.array(app_predictions)
-    naive_predictions = np.array(naive_predictions)
-    confidences = np.array(confidences)
+    app_name = next(iter(methods))
+    app_predictions, confidences = (np.array(column) for column in zip(*answers[app_name]))
+    app_predictions = app_predictions.astype(int)
     app_right = app_predictions == truth
 
     print(f"\nmodel: {checkpoint_path} ({classifier.describe()})")
     subset = "all" if len(chosen) == len(labels) else f"seeded subset (seed {args.seed})"
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
-          f"pen width {DEFAULT_PEN_WIDTH:g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
+          f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     print()
-    print("| method | accuracy |")
-    print("| --- | --- |")
-    print(f"| digitpad (crop, fit 20x20, centre of mass) | {app_right.mean():.2%} |")
-    print(f"| naive resize of the canvas to 28x28 | {(naive_predictions == truth).mean():.2%} |")
+    print(f"| method | accuracy | unsure (< {UNSURE_BELOW:.2f}) | right when sure |")
+    print("| --- | --- | --- | --- |")
+    for name, pairs in answers.items():
+        digits, certainty = (np.array(column) for column in zip(*pairs))
+        right, sure = digits == truth, certainty >= UNSURE_BELOW
+        print(f"| {name} | {right.mean():.2%} | {1 - sure.mean():.2%} | {right[sure].mean():.2%} |")
     print()
     print("per-digit accuracy (digitpad):")
     print("  " + "  ".join(f"{d}: {app_right[truth == d].mean():.2%}" for d in range(10)))
