@@ -270,14 +270,24 @@ def host_cache_check(classifier) -> dict[str, float]:
     return {"back_to_back_ms": median_ms(0.0), "after_sleep_ms": median_ms(0.008)}
 
 
-def wait_until(app, condition, timeout_s: float) -> bool:
+def wait_until(condition, timeout_s: float) -> bool:
+    """Run the event loop until ``condition()`` holds (checked every 10 ms); False on timeout.
+
+    A real event loop, not processEvents() between sleeps: the probe and the strokes
+    measured meanwhile (the "stopping" phase) would otherwise wait out the sleeps.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
     deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            return False
-        app.processEvents()
-        time.sleep(0.002)
-    return True
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(10)
+    check.timeout.connect(lambda: (condition() or time.perf_counter() > deadline) and loop.quit())
+    if not condition():
+        check.start()
+        loop.exec()
+        check.stop()
+    return condition()
 
 
 def run_for(seconds: float) -> None:
@@ -447,7 +457,7 @@ def measure(args, workdir: Path) -> int:
     window.training_ended.connect(lambda: ready.__setitem__("ended", True))
     window.show()
     window.raise_()
-    if not wait_until(qt_app, lambda: ready["model"] or ready["failed"], 120):
+    if not wait_until(lambda: ready["model"] or ready["failed"], 120):
         print("the model did not load within 120 s", file=sys.stderr)
         return 1
     if ready["failed"]:
@@ -497,7 +507,7 @@ def measure(args, workdir: Path) -> int:
     steps_in_window = ready["steps"]
     window.stop_button.click()
     stop_clicked = time.perf_counter()
-    wait_until(qt_app, lambda: ready["ended"], 300)
+    wait_until(lambda: ready["ended"], 300)
     stop_to_end = time.perf_counter() - stop_clicked
     player.stop()
     probe.stop()
