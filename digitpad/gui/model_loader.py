@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from digitpad.gui import collector
@@ -78,10 +77,10 @@ def pin_torch_threads(count: int) -> None:
 
 
 def warm_up(classifier: Any) -> None:
-    """One prediction so the first real one is not slowed by lazy initialisation."""
-    image = np.zeros((64, 64), dtype=np.uint8)
-    image[12:52, 28:36] = 255
-    classifier.predict(image)
+    """One prediction, the canvas's way, so the first real one is not slowed by lazy imports and initialisation."""
+    from digitpad.strokes import Stroke
+
+    classifier.predict_strokes([Stroke(0.08, [(0.0, -0.3), (0.0, 0.3)])])
 
 
 def model_from_checkpoint(checkpoint: Any, path: Path | None) -> LoadedModel:

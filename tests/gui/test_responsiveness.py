@@ -4,10 +4,10 @@ The timings themselves are benchmarks (tests/bench/gui_latency.py, tests/bench/s
 Here: training progress reaches the plot as a few coalesced updates carrying every loss
 point, through items made once; predictions on the GUI thread run under inference_mode
 with one torch thread while the trainer keeps its own count; the big one-off loads run
-with the garbage collector paused and leave their objects frozen; the canvas's image is
-converted to float only where the ink can be; a new prediction repaints without laying
-out the window; the window is painted before torch has loaded; and no GUI module imports
-torch when it is imported.
+with the garbage collector paused and leave their objects frozen; the start-up warm-up
+leaves nothing for the first stroke to import; an image is converted to float only where
+the ink can be; a new prediction repaints without laying out the window; the window is
+painted before torch has loaded; and no GUI module imports torch when it is imported.
 """
 
 from __future__ import annotations
@@ -308,10 +308,29 @@ def test_a_new_prediction_repaints_the_answer_not_the_group_box_behind_it(window
     assert group not in PaintSpy.painted
 
 
+def test_after_the_start_up_warm_up_a_first_stroke_imports_nothing(tmp_path, test_model_path):
+    """The loader thread's warm-up takes the canvas's path, so its lazy imports are not paid on the GUI thread."""
+    result = run_python(
+        f"""
+        import sys
+        from digitpad.gui.model_loader import load_model_file, warm_up
+        from digitpad.strokes import Stroke
+        model = load_model_file({str(test_model_path)!r})
+        warm_up(model.classifier)
+        before = set(sys.modules)
+        model.classifier.predict_strokes([Stroke(0.08, [(-0.2, -0.3), (0.2, -0.3), (0.0, 0.3)])])
+        print(sorted(set(sys.modules) - before))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 # -------------------------------------------------------- preprocessing
 
 
-def test_the_canvas_image_is_converted_to_float_only_where_the_ink_can_be(monkeypatch):
+def test_an_image_is_converted_to_float_only_where_the_ink_can_be(monkeypatch):
     from digitpad import preprocess
 
     canvas = np.zeros((600, 600), dtype=np.uint8)
