@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
         self.pen_slider.setAccessibleName("Pen width")
         self.pen_slider.setRange(round(MIN_PEN_WIDTH * 1000), round(MAX_PEN_WIDTH * 1000))
         self.pen_slider.setValue(round(DEFAULT_PEN_WIDTH * 1000))
-        self.pen_slider.setToolTip("Pen width for new strokes")
+        self.pen_slider.setToolTip("Pen width for new strokes (the model sees every stroke with the same pen)")
         self.pen_slider.valueChanged.connect(self._on_pen_width_changed)
         pen_label.setBuddy(self.pen_slider)
         self.undo_button = QPushButton("Undo")
@@ -270,7 +270,9 @@ class MainWindow(QMainWindow):
         self.preview.setAccessibleName("The 28 by 28 image the model sees")
         self.preview.setFixedSize(28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE)
         self.preview.setFrameShape(QFrame.Shape.Box)
-        self.preview.setToolTip("What the model sees: your drawing cropped, scaled and centred like MNIST (28×28)")
+        self.preview.setToolTip(
+            "What the model sees: your strokes redrawn with one even pen, cropped, scaled and centred like MNIST (28×28)"
+        )
         preview_caption = QLabel("model input, 28×28")
         preview_caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         preview_caption.setStyleSheet("color: gray;")
