@@ -3,10 +3,10 @@
 A person picks a pen width; the model should not care which. So the model is
 not shown the canvas's pixels but the same strokes redrawn with one even pen,
 always the same share of the drawing's size. Read from the canvas's pixels,
-the replayed MNIST test strokes came out 97.75 % right with the thinnest pen
-and 95.65 % with the widest (98.45 % with the default), and "unsure" on 18-20 %
-of them at either end; redrawn, every pen width gives the same answers
-(tests/bench/RESULTS.md, "Every pen width").
+the 10,000 replayed MNIST test strokes came out 97.70 % right with the
+thinnest pen and 94.83 % with the widest (98.34 % with the default), and
+"unsure" on about a fifth of them at either end; redrawn, every pen width
+gives the same answers, 98.34 % (tests/bench/RESULTS.md, "Every pen width").
 
 Only NumPy here, and PIL when drawing: the canvas imports this module while
 the window starts, before torch is loaded.
