@@ -13,7 +13,8 @@ from torch import nn
 from digitpad.config import ModelConfig
 from digitpad.models import DigitCNN, build_model
 from digitpad.preprocess import normalize, to_mnist_image
-from digitpad.strokes import Stroke, redraw
+from digitpad.strokes import Stroke
+from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
 
 # Below this top probability the app says "unsure" rather than give a confident
 # wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py):
@@ -97,16 +98,15 @@ class Classifier:
 
         ``light_ink`` gives the polarity when the caller knows it; None detects it.
         """
-        mnist_image = to_mnist_image(image, light_ink)
+        return self._classify(to_mnist_image(image, light_ink))
+
+    def predict_strokes(self, strokes: Sequence[Stroke]) -> Prediction | None:
+        """Classify pen strokes, whatever pen drew them (see ``digitpad.strokes``); None without points."""
+        return self._classify(strokes_to_mnist_image(strokes))
+
+    def _classify(self, mnist_image: np.ndarray | None) -> Prediction | None:
         if mnist_image is None:
             return None
         probabilities = self.probabilities(normalize(mnist_image))[0]
         digit = int(probabilities.argmax())
         return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image)
-
-    def predict_strokes(self, strokes: Sequence[Stroke]) -> Prediction | None:
-        """Classify pen strokes, whatever pen drew them (see ``strokes.redraw``); None without points."""
-        image = redraw(strokes)
-        if image is None:
-            return None
-        return self.predict(image, light_ink=True)

@@ -199,6 +199,11 @@ def to_mnist_image(image: np.ndarray, light_ink: bool | None = None) -> np.ndarr
         ink = _ink_of_window(pixels, bool(light_ink), extremes)
     else:
         ink = Image.fromarray(ink_map(to_grayscale(image), light_ink))
+    return fit_and_centre(ink)
+
+
+def fit_and_centre(ink: Image.Image) -> np.ndarray | None:
+    """Ink (a PIL "F" image, 0 to 1) cropped, scaled to the 20 px box and centred by mass in 28x28; None if blank."""
     digit = _fit_in_box(ink)
     if digit is None or digit.sum() <= 0:
         return None

@@ -37,11 +37,31 @@ class Stroke:
 
 
 def redraw(strokes: Sequence[Stroke]) -> np.ndarray | None:
-    """The strokes redrawn for the model: uint8 (H, W), white ink on black; None without points.
+    """The strokes redrawn for the model: float32 (H, W), ink 1 on paper 0; None without points.
 
     A drawing smaller than the pen it was drawn with (a dot, a tap) stays that
     pen's blob instead of being blown up to full size.
     """
+    image = _redrawn(strokes)
+    return None if image is None else np.asarray(image)
+
+
+def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
+    """The strokes as the model's 28x28 input image (float32, ink 1, paper 0); None without points.
+
+    Redrawn, then cropped, scaled and centred as ``preprocess.to_mnist_image``
+    does to any image, with the same result, but without first finding the ink
+    in an image whose ink is known.
+    """
+    image = _redrawn(strokes)
+    if image is None:
+        return None
+    from digitpad.preprocess import fit_and_centre
+
+    return fit_and_centre(image)
+
+
+def _redrawn(strokes: Sequence[Stroke]):
     from PIL import Image, ImageDraw
 
     trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes if stroke.points]
@@ -55,13 +75,14 @@ def redraw(strokes: Sequence[Stroke]) -> np.ndarray | None:
     radius = REDRAW_PEN_PX / 2.0
     margin = radius + 1.0
     width, height = (int(size) for size in np.ceil(extent * scale + 2.0 * margin))
-    image = Image.new("L", (width, height), 0)
+    # Float ink from the start ("F"): the preprocessing works on floats.
+    image = Image.new("F", (width, height), 0.0)
     pen = ImageDraw.Draw(image)
     for trajectory in trajectories:
         points = (trajectory - origin) * scale + margin
         if len(points) > 1:
-            pen.line(points.ravel().tolist(), fill=255, width=REDRAW_PEN_PX, joint="curve")
+            pen.line(points.ravel().tolist(), fill=1.0, width=REDRAW_PEN_PX, joint="curve")
         # PIL's wide lines end square; a round pen leaves round ends.
         for x, y in (points[0], points[-1]):
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(image)
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=1.0)
+    return image

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from digitpad.preprocess import to_mnist_image
-from digitpad.strokes import REDRAW_PEN_PX, REDRAW_SPAN_PX, Stroke, redraw
+from digitpad import preprocess
+from digitpad.strokes import REDRAW_PEN_PX, REDRAW_SPAN_PX, Stroke, redraw, to_mnist_image
 
 
 def seven(width: float, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Stroke]:
@@ -21,9 +21,9 @@ def seven(width: float, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0
 
 
 def model_image(strokes: list[Stroke]) -> np.ndarray:
-    image = redraw(strokes)
-    assert image is not None and image.dtype == np.uint8
-    return to_mnist_image(image, light_ink=True)
+    image = to_mnist_image(strokes)
+    assert image is not None and image.shape == (28, 28) and image.dtype == np.float32
+    return image
 
 
 def test_the_pen_width_does_not_change_the_picture():
@@ -46,7 +46,7 @@ def test_the_drawing_spans_the_redraw_with_one_even_pen():
     assert ink_rows[-1] - ink_rows[0] + 1 == pytest.approx(REDRAW_SPAN_PX + REDRAW_PEN_PX, abs=2)
     assert ink_cols[-1] - ink_cols[0] + 1 == pytest.approx(REDRAW_PEN_PX, abs=1)
     assert height > 5 * width
-    assert set(np.unique(image)) == {0, 255}
+    assert set(np.unique(image)) == {0.0, 1.0}
 
 
 def test_every_stroke_is_drawn():
@@ -77,7 +77,13 @@ def test_a_drawing_smaller_than_its_pen_stays_a_blob():
 
 @pytest.mark.parametrize("strokes", [[], [Stroke(0.08, [])]])
 def test_no_points_no_picture(strokes):
-    assert redraw(strokes) is None
+    assert redraw(strokes) is None and to_mnist_image(strokes) is None
+
+
+def test_the_model_image_is_the_redraw_preprocessed_like_any_image():
+    """The shortcut (the ink is known) gives exactly what the general preprocessing gives."""
+    for strokes in (seven(0.08), seven(0.2, scale=0.3), [Stroke(0.08, [(0.3, 0.3)])], seven(0.08)[:1]):
+        assert np.array_equal(to_mnist_image(strokes), preprocess.to_mnist_image(redraw(strokes), light_ink=True))
 
 
 def test_the_classifier_reads_strokes_as_it_reads_their_redraw():
@@ -91,6 +97,7 @@ def test_the_classifier_reads_strokes_as_it_reads_their_redraw():
     strokes = seven(0.2)
     from_strokes = tiny_classifier.predict_strokes(strokes)
     from_image = tiny_classifier.predict(redraw(strokes), light_ink=True)
+    assert np.array_equal(from_strokes.model_input, from_image.model_input)
     assert from_strokes.digit == from_image.digit
     assert np.array_equal(from_strokes.probabilities, from_image.probabilities)
     assert tiny_classifier.predict_strokes([]) is None

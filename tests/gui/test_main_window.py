@@ -153,7 +153,7 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
     probabilities = np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02])
     unsure = Prediction(digit=7, confidence=0.6, probabilities=probabilities, model_input=np.zeros((28, 28), np.float32))
     assert unsure.unsure
-    monkeypatch.setattr(window.model().classifier, "predict", lambda image, **options: unsure)
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: unsure)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     assert prediction_text(window) == "7?"
@@ -162,10 +162,10 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
 
 
 def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):
-    def explode(image, **options):
+    def explode(strokes):
         raise RuntimeError("bad tensor")
 
-    monkeypatch.setattr(window.model().classifier, "predict", explode)
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", explode)
     draw_stroke(window.canvas, seven(window.canvas))
     assert "bad tensor" in window.statusBar().currentMessage()
 
@@ -364,22 +364,22 @@ def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatc
     """A machine where one prediction takes 30 ms gets live predictions about every 60 ms, not every frame."""
     from digitpad.gui.canvas import LIVE_PREDICTION_INTERVAL_MS
 
-    real_predict = window.model().classifier.predict
+    real_predict = window.model().classifier.predict_strokes
 
-    def slow_predict(image, **options):
+    def slow_predict(strokes):
         started = time.perf_counter()
-        prediction = real_predict(image, **options)
+        prediction = real_predict(strokes)
         while time.perf_counter() - started < 0.030:
             pass
         return prediction
 
     assert window.canvas.live_interval() == LIVE_PREDICTION_INTERVAL_MS
-    monkeypatch.setattr(window.model().classifier, "predict", slow_predict)
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", slow_predict)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     assert window.canvas.live_interval() >= 60
 
-    monkeypatch.setattr(window.model().classifier, "predict", real_predict)
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", real_predict)
     window.canvas.clear()
     draw_stroke(window.canvas, one(window.canvas))
     assert window.canvas.live_interval() < 60  # back to frequent once predictions are fast
