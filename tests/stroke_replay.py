@@ -89,6 +89,12 @@ def drag(widget, points: list[tuple[float, float]]) -> None:
     send_mouse_event(widget, QEvent.Type.MouseButtonRelease, points[-1], left, no_button)
 
 
-def draw_sample(canvas, sequence: np.ndarray, rng: np.random.Generator | None = None) -> None:
-    for stroke in to_canvas_points(strokes_of(sequence), canvas.width(), canvas.height(), rng):
+def draw_sample(
+    canvas, sequence: np.ndarray, rng: np.random.Generator | None = None, transform: np.ndarray | None = None
+) -> None:
+    """Replay one sample; ``transform`` (2x2, x right and y down) first slants, turns or squashes it."""
+    strokes = strokes_of(sequence)
+    if transform is not None:
+        strokes = [stroke @ np.asarray(transform).T for stroke in strokes]
+    for stroke in to_canvas_points(strokes, canvas.width(), canvas.height(), rng):
         drag(canvas, stroke)

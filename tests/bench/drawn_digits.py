@@ -40,6 +40,17 @@ def naive_prediction(classifier, canvas_image: np.ndarray):
     return Prediction(digit, float(probabilities[digit]), probabilities, small)
 
 
+def writing_style(rotate_degrees: float, slant: float, aspect: float) -> np.ndarray | None:
+    """A 2x2 map (x right, y down) that turns, slants and stretches a digit; None for none."""
+    if rotate_degrees == 0 and slant == 0 and aspect == 1:
+        return None
+    angle = np.radians(rotate_degrees)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    lean = np.array([[1.0, -slant], [0.0, 1.0]])  # y grows downwards: higher points move right
+    stretch = np.array([[aspect, 0.0], [0.0, 1.0]])
+    return turn @ lean @ stretch
+
+
 def print_confusion(labels: np.ndarray, predictions: np.ndarray) -> None:
     matrix = np.zeros((10, 10), dtype=int)
     np.add.at(matrix, (labels, predictions), 1)
@@ -60,7 +71,13 @@ def main() -> int:
                              "mnist: exactly where MNIST's frame puts the digit")
     parser.add_argument("--pen-width", type=float,
                         help="pen width as a fraction of the canvas side (default: the app's default)")
+    parser.add_argument("--rotate", type=float, default=0.0, metavar="DEGREES",
+                        help="turn every digit by this much (clockwise on screen), as people tilt their writing")
+    parser.add_argument("--slant", type=float, default=0.0,
+                        help="shear every digit: x moves by this times the height above the baseline (0.2 leans right)")
+    parser.add_argument("--aspect", type=float, default=1.0, help="stretch every digit's width by this factor")
     args = parser.parse_args()
+    transform = writing_style(args.rotate, args.slant, args.aspect)
 
     from PySide6.QtWidgets import QApplication
 
@@ -94,7 +111,7 @@ def main() -> int:
     started = time.perf_counter()
     for count, index in enumerate(chosen, start=1):
         canvas.clear()
-        draw_sample(canvas, sequences[index], placement_rng)
+        draw_sample(canvas, sequences[index], placement_rng, transform)
         image = canvas.to_array()
         for name, predict in methods.items():
             prediction = predict(image)
@@ -114,6 +131,8 @@ def main() -> int:
     subset = "all" if len(chosen) == len(labels) else f"seeded subset (seed {args.seed})"
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
           f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
+    if transform is not None:
+        print(f"every digit turned {args.rotate:g} degrees, slanted {args.slant:g}, stretched {args.aspect:g}x in width")
     print()
     print(f"| method | accuracy | unsure (< {UNSURE_BELOW:.2f}) | right when sure |")
     print("| --- | --- | --- | --- |")
