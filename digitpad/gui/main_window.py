@@ -100,6 +100,19 @@ class LearningRateSpinBox(QDoubleSpinBox):
         return f"{value:g}"
 
 
+class LabelledProgressBar(QProgressBar):
+    """A progress bar that keeps its text while busy (range 0..0), where QProgressBar drops it.
+
+    The busy phases (loading MNIST, testing a stopped model) are the ones where
+    the words say most.
+    """
+
+    def text(self) -> str:
+        if self.minimum() == 0 and self.maximum() == 0:
+            return self.format()
+        return super().text()
+
+
 def _format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     minutes, seconds = divmod(seconds, 60)
@@ -176,6 +189,8 @@ class MainWindow(QMainWindow):
         self._loader: ModelLoader | None = None
         self._train_thread = None
         self._worker: TrainingWorker | None = None
+        self._batches_seen = False  # this run has trained at least one batch
+        self._stopping = False  # Stop was pressed for this run
         self._closing = False
         self._auto_load = load_model
         self._load_started = False
@@ -422,7 +437,7 @@ class MainWindow(QMainWindow):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stop_button")
         self.stop_button.setToolTip("Stop after the current batch and keep what was learned")
-        self.train_progress = QProgressBar()
+        self.train_progress = LabelledProgressBar()
         self.train_progress.setObjectName("train_progress")
         self.train_progress.setAccessibleName("Training progress")
         self.train_progress.setToolTip("Epoch, batch within the epoch, and the time left")
@@ -843,6 +858,7 @@ class MainWindow(QMainWindow):
         self._worker, self._train_thread = worker, thread
 
         self.metrics_plot.reset()
+        self._batches_seen = self._stopping = False
         self._set_training_ui(True)
         self.train_progress.setRange(0, 0)
         self.train_progress.setFormat("Downloading MNIST…" if download else "Loading MNIST…")
@@ -856,8 +872,15 @@ class MainWindow(QMainWindow):
     def stop_training(self) -> None:
         if self._worker is not None:
             self._worker.stop()
+            self._stopping = True
             self.stop_button.setEnabled(False)
-            self.statusBar().showMessage("Stopping after this batch…")
+            if not self._batches_seen:
+                self.statusBar().showMessage("Stopping…")
+                return
+            # fit() measures the stopped model on the 10,000 test digits: a few seconds.
+            self.train_progress.setRange(0, 0)
+            self.train_progress.setFormat("Stopping: testing the model so far…")
+            self.statusBar().showMessage("Stopping after this batch, then testing the model trained so far…")
 
     def _set_training_ui(self, training: bool) -> None:
         self.train_button.setEnabled(not training)
@@ -891,6 +914,9 @@ class MainWindow(QMainWindow):
         if points:
             steps, losses = zip(*points)
             self.metrics_plot.add_train_points(steps, losses)
+        self._batches_seen = True
+        if self._stopping:
+            return  # the progress bar says it is stopping; a late update must not say otherwise
         total = max(1, progress.total_steps)
         self.train_progress.setRange(0, total)
         self.train_progress.setValue(min(total, progress.global_step))
@@ -909,6 +935,8 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.metrics_plot.add_validation(result.global_step, result.loss, result.accuracy)
+        if self._stopping:
+            return
         self.statusBar().showMessage(
             f"Epoch {result.epoch}: validation accuracy {result.accuracy * 100:.2f} %, loss {result.loss:.4f}"
         )

@@ -72,7 +72,7 @@ def on_ready(window):
     window.batch_spin.setValue(16)
     window.train_button.click()
     def close_when_training():
-        if window.train_progress.format().startswith("Epoch"):
+        if window.train_progress.text().startswith("Epoch"):
             print("closing mid-training")
             window.close()
         else:

@@ -169,7 +169,7 @@ def stop_button(window) -> QPushButton:
 
 
 def progress_text(window) -> str:
-    return window.findChild(QProgressBar, "train_progress").format()
+    return window.findChild(QProgressBar, "train_progress").text()  # what the bar shows
 
 
 def assert_still_classifies(window, qtbot) -> None:

@@ -52,7 +52,7 @@ def click_train(window, qtbot) -> None:
 
 def wait_for_first_batch(window, qtbot) -> None:
     progress = window.findChild(QProgressBar, "train_progress")
-    qtbot.waitUntil(lambda: progress.format().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: progress.text().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
 
 
 @pytest.mark.slow
@@ -92,7 +92,7 @@ def test_train_button_trains_and_the_new_model_takes_over(window, qtbot, use_tin
     assert "accuracy" in window.statusBar().currentMessage()
     assert new_model.name in window.findChild(QLabel, "model_label").text()
     assert len(changes) == 1 and new_model.name in changes[0]
-    assert progress.format().startswith("Done")
+    assert progress.text().startswith("Done")
     assert train.isEnabled() and not stop.isEnabled()
     # The new model predicts.
     window.canvas.clear()
@@ -151,10 +151,14 @@ def test_stop_mid_run(window, qtbot, use_tiny_mnist):
     small_run(window, epochs=100)
     click_train(window, qtbot)
     wait_for_first_batch(window, qtbot)
-    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
-        qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
     progress = window.findChild(QProgressBar, "train_progress")
-    assert progress.format().startswith("Stopped")
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    # Until the stopped model has been tested, the window says that is what it is doing.
+    assert progress.text() == "Stopping: testing the model so far…"  # what the bar shows, busy or not
+    assert window.statusBar().currentMessage() == "Stopping after this batch, then testing the model trained so far…"
+    with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+        pass
+    assert progress.text().startswith("Stopped")
     assert progress.value() < progress.maximum() or progress.maximum() == 1
     assert "Stopped" in window.statusBar().currentMessage()
     assert train.isEnabled() and not stop.isEnabled()
@@ -237,7 +241,7 @@ def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, t
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         dialog.findChild(QPushButton, "choose_folder_button").click()
     assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(tiny_mnist)
-    assert window.findChild(QProgressBar, "train_progress").format().startswith("Done")
+    assert window.findChild(QProgressBar, "train_progress").text().startswith("Done")
     # Next time it does not ask.
     click_train(window, qtbot)
     assert window.findChildren(QMessageBox, "data_dialog") == []
@@ -295,10 +299,10 @@ def test_stop_cancels_a_download(window, qtbot, monkeypatch):
     buttons(window)[0].click()
     mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
-    qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
+    qtbot.waitUntil(lambda: progress.text().startswith("Downloading MNIST:"), timeout=10_000)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         buttons(window)[1].click()
-    assert progress.format() == "Cancelled"
+    assert progress.text() == "Cancelled"
     assert not error_boxes(window)
 
 
@@ -322,7 +326,7 @@ def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_
     buttons(window)[0].click()
     mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
-    qtbot.waitUntil(lambda: progress.format().startswith("Downloading MNIST:"), timeout=10_000)
+    qtbot.waitUntil(lambda: progress.text().startswith("Downloading MNIST:"), timeout=10_000)
     close_window(window)
 
 
