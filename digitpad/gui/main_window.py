@@ -244,6 +244,8 @@ class MainWindow(QMainWindow):
         self.pen_slider.setAccessibleName("Pen width")
         self.pen_slider.setRange(round(MIN_PEN_WIDTH * 1000), round(MAX_PEN_WIDTH * 1000))
         self.pen_slider.setValue(round(DEFAULT_PEN_WIDTH * 1000))
+        # Room to pick a width even in the smallest window: the draw column grows rather than the slider shrinking away.
+        self.pen_slider.setMinimumWidth(90)
         self.pen_slider.setToolTip("Pen width for new strokes (the model sees every stroke with the same pen)")
         self.pen_slider.valueChanged.connect(self._on_pen_width_changed)
         pen_label.setBuddy(self.pen_slider)
