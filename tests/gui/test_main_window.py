@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QWidget
 
 from digitpad.gui import settings as keys
 from digitpad.gui.plots import UNSURE_COLOR
@@ -76,6 +76,17 @@ def test_the_pen_width_shows_but_does_not_change_the_answer(window, qtbot):
     assert thin_text == wide_text
     assert np.array_equal(thin_bars, wide_bars)
     assert thin_preview == wide_preview
+
+
+def test_the_smallest_window_keeps_the_drawing_tools_usable(window, qtbot):
+    window.resize(1, 1)  # the layout holds it at its minimum size
+    qtbot.waitUntil(lambda: window.pen_slider.width() > 0)
+    QApplication.processEvents()
+    assert window.width() < 1200
+    assert window.pen_slider.width() >= 80
+    assert min(window.canvas.width(), window.canvas.height()) >= 240
+    for button in (window.undo_button, window.clear_button):
+        assert button.width() >= button.minimumSizeHint().width()
 
 
 def test_prediction_updates_during_a_stroke(window, qtbot):
