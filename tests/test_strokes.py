@@ -101,3 +101,18 @@ def test_the_classifier_reads_strokes_as_it_reads_their_redraw():
     assert from_strokes.digit == from_image.digit
     assert np.array_equal(from_strokes.probabilities, from_image.probabilities)
     assert tiny_classifier.predict_strokes([]) is None
+
+
+def test_any_drawing_gives_a_model_image():
+    """Random strokes of every shape and scale: one stroke or many, dots, far-flung points, zero-width pens."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        scale = 10.0 ** rng.uniform(-4, 4)
+        strokes = [
+            Stroke(float(rng.choice([0.0, 0.02, 0.08, 0.2])) * scale,
+                   [tuple(point) for point in rng.normal(size=(int(rng.integers(1, 40)), 2)) * scale])
+            for _ in range(int(rng.integers(1, 6)))
+        ]
+        image = to_mnist_image(strokes)
+        assert image is not None and image.shape == (28, 28)
+        assert image.min() >= 0.0 and image.max() <= 1.0 and image.max() > 0.5
