@@ -862,8 +862,7 @@ class MainWindow(QMainWindow):
         self.metrics_plot.reset()
         self._batches_seen = self._stopping = False
         self._set_training_ui(True)
-        self.train_progress.setRange(0, 0)
-        self.train_progress.setFormat("Downloading MNIST…" if download else "Loading MNIST…")
+        self._show_busy("Downloading MNIST…" if download else "Loading MNIST…")
         what = "Continuing" if initial_state is not None else "Training a new"
         starting = f"{what} {config.model.describe()} for {config.epochs} epoch(s)…"
         self.statusBar().showMessage(f"{note} Using MNIST from {folder}. {starting}" if note else starting)
@@ -880,8 +879,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Stopping…")
                 return
             # fit() measures the stopped model on the 10,000 test digits: a few seconds.
-            self.train_progress.setRange(0, 0)
-            self.train_progress.setFormat("Stopping: testing the model so far…")
+            self._show_busy("Stopping: testing the model so far…")
             self.statusBar().showMessage("Stopping after this batch, then testing the model trained so far…")
 
     def _set_training_ui(self, training: bool) -> None:
@@ -899,13 +897,11 @@ class MainWindow(QMainWindow):
             self.train_progress.setValue(min(1000, int(1000 * done / total)))
             self.train_progress.setFormat(f"Downloading MNIST: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
         else:
-            self.train_progress.setRange(0, 0)
-            self.train_progress.setFormat(f"Downloading MNIST: {done / 1e6:.1f} MB")
+            self._show_busy(f"Downloading MNIST: {done / 1e6:.1f} MB")
 
     @Slot(int, int)
     def _on_data_loaded(self, train_count: int, test_count: int) -> None:
-        self.train_progress.setRange(0, 0)
-        self.train_progress.setFormat("Starting…")
+        self._show_busy("Starting…")
         self.statusBar().showMessage(f"Training on {train_count:,} MNIST digits; testing on {test_count:,}.")
 
     @Slot(object, object)
@@ -1032,6 +1028,11 @@ class MainWindow(QMainWindow):
         self._reset_progress("Failed")
         self._show_error("Training failed", message)
         self.statusBar().showMessage("Training failed; the model in use is unchanged.")
+
+    def _show_busy(self, text: str) -> None:
+        """The progress bar's busy animation, with ``text`` on it (see LabelledProgressBar)."""
+        self.train_progress.setRange(0, 0)
+        self.train_progress.setFormat(text)
 
     def _reset_progress(self, text: str) -> None:
         self.train_progress.setRange(0, 1)
