@@ -8,6 +8,12 @@ same drawing is also classified from the canvas's pixels, with the same
 preprocessing (the app's path before the redraw), and the naive way other
 apps use: the whole canvas shrunk to 28x28.
 
+The strokes are skeletons of the MNIST test images, sample for sample, so the
+run also classifies those original images with the same model, and splits the
+drawn errors into those MNIST's own image gets wrong too and those lost when
+the digit was thinned to strokes. ``--errors-png`` saves every drawn error
+beside its original image, to look at.
+
     QT_QPA_PLATFORM=offscreen python tests/bench/drawn_digits.py [--limit N] [--checkpoint PATH]
 """
 
@@ -24,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from stroke_replay import draw_sample, load_stroke_set  # noqa: E402
+from stroke_replay import REPO_ROOT, draw_sample, load_stroke_set  # noqa: E402
 
 
 def naive_prediction(classifier, canvas_image: np.ndarray):
@@ -38,6 +44,56 @@ def naive_prediction(classifier, canvas_image: np.ndarray):
     probabilities = classifier.probabilities(normalize(small))[0]
     digit = int(probabilities.argmax())
     return Prediction(digit, float(probabilities[digit]), probabilities, small)
+
+
+def mnist_test_images(data_dir: Path):
+    """The normalized MNIST test images, or None (with a note) where the folder lacks them."""
+    from digitpad.data import DataError, load_mnist
+
+    try:
+        return load_mnist(data_dir, download=False).test_images
+    except DataError as error:
+        print(f"(no split of the errors by source: {error})")
+        return None
+
+
+def print_error_sources(classifier, test_images, chosen: np.ndarray, truth: np.ndarray, app_right: np.ndarray) -> None:
+    """How many drawn errors the model also makes on the very MNIST image the strokes were made from."""
+    originals = test_images[chosen]
+    original_digits = np.concatenate(
+        [classifier.probabilities(originals[start:start + 1000]).argmax(axis=1) for start in range(0, len(chosen), 1000)]
+    )
+    original_right = original_digits == truth
+    errors = ~app_right
+    print(f"the same model on the original MNIST images of these samples: {original_right.mean():.2%}")
+    print(f"drawn errors: {errors.sum()}; also wrong on the original image: {(errors & ~original_right).sum()}; "
+          f"right on the original, lost in the strokes: {(errors & original_right).sum()}")
+
+
+def save_error_sheet(path: Path, test_images, chosen, truth, app_predictions, model_inputs) -> None:
+    """Each drawn error: the MNIST image it was thinned from, then what the model was shown."""
+    from PIL import Image, ImageDraw
+
+    from digitpad.config import MNIST_MEAN, MNIST_STD
+
+    wrong = np.flatnonzero(app_predictions != truth)
+    zoom, columns = 3, 8
+    cell_width, cell_height = 2 * 28 * zoom + 16, 28 * zoom + 16
+    rows = max(1, -(-len(wrong) // columns))
+    sheet = Image.new("L", (columns * cell_width, rows * cell_height), 255)
+    pen = ImageDraw.Draw(sheet)
+    for slot, position in enumerate(wrong):
+        left, top = (slot % columns) * cell_width, (slot // columns) * cell_height
+        pictures = [model_inputs[position]]
+        if test_images is not None:
+            pictures.insert(0, (test_images[chosen[position], 0].numpy() * MNIST_STD + MNIST_MEAN))
+        for offset, ink in enumerate(pictures):
+            dark_on_light = (255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)
+            picture = Image.fromarray(dark_on_light).resize((28 * zoom, 28 * zoom), Image.Resampling.NEAREST)
+            sheet.paste(picture, (left + offset * (28 * zoom + 4), top))
+        pen.text((left, top + 28 * zoom + 2), f"#{chosen[position]}: a {truth[position]}, read as {app_predictions[position]}", fill=0)
+    sheet.save(path)
+    print(f"errors drawn into {path} (left: the MNIST test image; right: what the model was shown)")
 
 
 def writing_style(rotate_degrees: float, slant: float, aspect: float) -> np.ndarray | None:
@@ -76,6 +132,9 @@ def main() -> int:
     parser.add_argument("--slant", type=float, default=0.0,
                         help="shear every digit: x moves by this times the height above the baseline (0.2 leans right)")
     parser.add_argument("--aspect", type=float, default=1.0, help="stretch every digit's width by this factor")
+    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "mnist",
+                        help="MNIST folder, for the original test images the strokes were made from")
+    parser.add_argument("--errors-png", type=Path, help="save every drawn error beside its original image here")
     args = parser.parse_args()
     transform = writing_style(args.rotate, args.slant, args.aspect)
 
@@ -108,6 +167,8 @@ def main() -> int:
         "naive resize of the canvas to 28x28": lambda image: naive_prediction(classifier, image),
     }
     answers = {name: [] for name in methods}  # (digit, confidence) per sample; digit -1 = no answer
+    app_name = next(iter(methods))
+    model_inputs = []  # what the app's model was shown, per sample
     started = time.perf_counter()
     for count, index in enumerate(chosen, start=1):
         canvas.clear()
@@ -116,13 +177,14 @@ def main() -> int:
         for name, predict in methods.items():
             prediction = predict(image)
             answers[name].append((-1, 0.0) if prediction is None else (prediction.digit, prediction.confidence))
+            if name == app_name:
+                model_inputs.append(np.zeros((28, 28), np.float32) if prediction is None else prediction.model_input)
         if count % 1000 == 0:
             print(f"  {count} samples, {time.perf_counter() - started:.0f} s", flush=True)
     elapsed = time.perf_counter() - started
     canvas.close()
 
     truth = labels[chosen]
-    app_name = next(iter(methods))
     app_predictions, confidences = (np.array(column) for column in zip(*answers[app_name]))
     app_predictions = app_predictions.astype(int)
     app_right = app_predictions == truth
@@ -153,6 +215,12 @@ def main() -> int:
     for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.98):
         marked = confidences >= threshold
         print(f"                  {threshold:>9.2f} | {1 - marked.mean():>6.2%} | {app_right[marked].mean():.2%}")
+    print()
+    test_images = mnist_test_images(args.data_dir)
+    if test_images is not None:
+        print_error_sources(classifier, test_images, chosen, truth, app_right)
+    if args.errors_png is not None:
+        save_error_sheet(args.errors_png, test_images, chosen, truth, app_predictions, model_inputs)
     return 0
 
 
