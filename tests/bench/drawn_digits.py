@@ -86,14 +86,15 @@ def save_error_sheet(path: Path, test_images, chosen, truth, app_predictions, mo
         left, top = (slot % columns) * cell_width, (slot // columns) * cell_height
         pictures = [model_inputs[position]]
         if test_images is not None:
-            pictures.insert(0, (test_images[chosen[position], 0].numpy() * MNIST_STD + MNIST_MEAN))
+            pictures.insert(0, test_images[chosen[position], 0].numpy() * MNIST_STD + MNIST_MEAN)
         for offset, ink in enumerate(pictures):
             dark_on_light = (255 * (1 - np.clip(ink, 0, 1))).astype(np.uint8)
             picture = Image.fromarray(dark_on_light).resize((28 * zoom, 28 * zoom), Image.Resampling.NEAREST)
             sheet.paste(picture, (left + offset * (28 * zoom + 4), top))
         pen.text((left, top + 28 * zoom + 2), f"#{chosen[position]}: a {truth[position]}, read as {app_predictions[position]}", fill=0)
     sheet.save(path)
-    print(f"errors drawn into {path} (left: the MNIST test image; right: what the model was shown)")
+    layout = "left: the MNIST test image; right: what the model was shown" if test_images is not None else "what the model was shown"
+    print(f"errors drawn into {path} ({layout})")
 
 
 def writing_style(rotate_degrees: float, slant: float, aspect: float) -> np.ndarray | None:
