@@ -30,7 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from stroke_replay import REPO_ROOT, draw_sample, load_stroke_set  # noqa: E402
+from bench_process import SHARED_MNIST  # noqa: E402
+from stroke_replay import draw_sample, load_stroke_set  # noqa: E402
 
 
 def naive_prediction(classifier, canvas_image: np.ndarray):
@@ -133,7 +134,7 @@ def main() -> int:
     parser.add_argument("--slant", type=float, default=0.0,
                         help="shear every digit: x moves by this times the height above the baseline (0.2 leans right)")
     parser.add_argument("--aspect", type=float, default=1.0, help="stretch every digit's width by this factor")
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT.parent / "shared" / "mnist",
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST,
                         help="MNIST folder, for the original test images the strokes were made from")
     parser.add_argument("--errors-png", type=Path, help="save every drawn error beside its original image here")
     args = parser.parse_args()
