@@ -26,6 +26,9 @@ REDRAW_SPAN_PX = 50
 # MNIST digit's (2.6 px of ink per skeleton pixel, the median over 10,000
 # training digits).
 REDRAW_PEN_PX = 7
+# Along a stroke, one point per this many of the redraw's pixels is drawn:
+# 0.8 px once shrunk to the 20 px box, below what the model can see.
+REDRAW_STEP_PX = 2.0
 
 
 @dataclass
@@ -61,16 +64,33 @@ def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
     return fit_and_centre(image)
 
 
+def _thinned(points: np.ndarray, step: float) -> np.ndarray:
+    """A trajectory with one point per ``step`` of its length: the first point past each step (the ends stay).
+
+    A mouse that reports often gives hundreds of points a stroke, and the
+    redraw's cost grows with them (PIL draws each corner with its own Python
+    call); closer than a step apart, they change nothing the model sees.
+    """
+    if len(points) <= 2 or step <= 0:
+        return points
+    along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))))
+    steps_reached = np.floor(along / step)
+    keep = np.concatenate(([True], steps_reached[1:] > steps_reached[:-1]))
+    keep[-1] = True
+    return points[keep]
+
+
 def _redrawn(strokes: Sequence[Stroke]):
     from PIL import Image, ImageDraw
 
-    trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes if stroke.points]
+    strokes = [stroke for stroke in strokes if stroke.points]
+    trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
     if not trajectories:
         return None
     every_point = np.concatenate(trajectories)
     origin = every_point.min(axis=0)
     extent = every_point.max(axis=0) - origin
-    span = max(float(extent.max()), max(stroke.width for stroke in strokes if stroke.points))
+    span = max(float(extent.max()), max(stroke.width for stroke in strokes))
     scale = REDRAW_SPAN_PX / span if span > 0 else 1.0
     radius = REDRAW_PEN_PX / 2.0
     margin = radius + 1.0
@@ -79,7 +99,7 @@ def _redrawn(strokes: Sequence[Stroke]):
     image = Image.new("F", (width, height), 0.0)
     pen = ImageDraw.Draw(image)
     for trajectory in trajectories:
-        points = (trajectory - origin) * scale + margin
+        points = _thinned((trajectory - origin) * scale + margin, REDRAW_STEP_PX)
         if len(points) > 1:
             pen.line(points.ravel().tolist(), fill=1.0, width=REDRAW_PEN_PX, joint="curve")
         # PIL's wide lines end square; a round pen leaves round ends.

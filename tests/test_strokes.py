@@ -116,3 +116,43 @@ def test_any_drawing_gives_a_model_image():
         image = to_mnist_image(strokes)
         assert image is not None and image.shape == (28, 28)
         assert image.min() >= 0.0 and image.max() <= 1.0 and image.max() > 0.5
+
+
+def densified(strokes: list[Stroke], points_per_segment: int) -> list[Stroke]:
+    """The same strokes as a mouse that reports many times more often would record them."""
+    dense = []
+    for stroke in strokes:
+        points = np.asarray(stroke.points)
+        fractions = np.linspace(0.0, 1.0, points_per_segment, endpoint=False)[:, None, None]
+        between = (points[:-1] + fractions * (points[1:] - points[:-1])).transpose(1, 0, 2).reshape(-1, 2)
+        dense.append(Stroke(stroke.width, [tuple(p) for p in np.vstack([between, points[-1:]])]))
+    return dense
+
+
+def test_a_mouse_that_reports_often_is_redrawn_as_if_point_by_point(monkeypatch):
+    import digitpad.strokes
+
+    turn = np.linspace(0.0, 2.0 * np.pi, 3000)
+    zero = [Stroke(0.08, list(zip(0.5 + 0.25 * np.cos(turn), 0.5 + 0.33 * np.sin(turn))))]
+    for drawing in (zero, densified(seven(0.08), 200)):
+        assert sum(len(stroke.points) for stroke in drawing) > 1000
+        thinned = redraw(drawing)
+        with monkeypatch.context() as every_point:
+            every_point.setattr(digitpad.strokes, "REDRAW_STEP_PX", 0.0)
+            point_by_point = redraw(drawing)
+        assert thinned.shape == point_by_point.shape
+        # Only edge pixels differ.
+        assert (thinned != point_by_point).sum() < 0.08 * point_by_point.sum()
+
+
+def test_the_redraw_draws_one_corner_per_step_of_the_stroke_and_keeps_its_ends():
+    from digitpad.strokes import REDRAW_STEP_PX, _thinned
+
+    along_a_line = np.column_stack([np.linspace(0.0, 100.0, 1001), np.zeros(1001)])
+    kept = _thinned(along_a_line, REDRAW_STEP_PX)
+    assert len(kept) == pytest.approx(100.0 / REDRAW_STEP_PX + 1, abs=1)
+    assert np.array_equal(kept[0], along_a_line[0]) and np.array_equal(kept[-1], along_a_line[-1])
+    assert np.diff(kept[:, 0]).min() >= REDRAW_STEP_PX - 0.1 - 1e-9
+    # Points already a step apart are all kept.
+    spaced = along_a_line[:: int(10 * REDRAW_STEP_PX)]
+    assert np.array_equal(_thinned(spaced, REDRAW_STEP_PX), spaced)
