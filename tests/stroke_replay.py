@@ -67,6 +67,16 @@ def to_canvas_points(
     return [[tuple(target + (point - centre) * scale) for point in stroke] for stroke in strokes]
 
 
+def at_mouse_rate(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
+    """The same path with a point every ``step`` pixels along it, as a mouse that reports often records it."""
+    path = np.asarray(points, dtype=np.float64)
+    if len(path) < 2:
+        return list(points)
+    along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))))
+    stops = np.linspace(0.0, along[-1], max(2, int(along[-1] / step) + 1))
+    return list(zip(np.interp(stops, along, path[:, 0]), np.interp(stops, along, path[:, 1])))
+
+
 def send_mouse_event(widget, kind, point: tuple[float, float], button, buttons) -> None:
     """One real QMouseEvent at ``point`` (widget coordinates), delivered to ``widget``."""
     from PySide6.QtCore import QPointF, Qt
@@ -90,11 +100,20 @@ def drag(widget, points: list[tuple[float, float]]) -> None:
 
 
 def draw_sample(
-    canvas, sequence: np.ndarray, rng: np.random.Generator | None = None, transform: np.ndarray | None = None
+    canvas,
+    sequence: np.ndarray,
+    rng: np.random.Generator | None = None,
+    transform: np.ndarray | None = None,
+    mouse_step: float | None = None,
 ) -> None:
-    """Replay one sample; ``transform`` (2x2, x right and y down) first slants, turns or squashes it."""
+    """Replay one sample; ``transform`` (2x2, x right and y down) first slants, turns or squashes it.
+
+    ``mouse_step``: a point every this many pixels along each stroke, instead of
+    the skeleton's points (one per MNIST pixel, 9 to 17 canvas pixels apart on a
+    360 px canvas).
+    """
     strokes = strokes_of(sequence)
     if transform is not None:
         strokes = [stroke @ np.asarray(transform).T for stroke in strokes]
     for stroke in to_canvas_points(strokes, canvas.width(), canvas.height(), rng):
-        drag(canvas, stroke)
+        drag(canvas, stroke if mouse_step is None else at_mouse_rate(stroke, mouse_step))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
-from stroke_replay import draw_sample, load_stroke_set  # noqa: E402
+from stroke_replay import drag, draw_sample, load_stroke_set  # noqa: E402
 
 
 def naive_prediction(classifier, canvas_image: np.ndarray):
@@ -134,6 +134,10 @@ def main() -> int:
     parser.add_argument("--slant", type=float, default=0.0,
                         help="shear every digit: x moves by this times the height above the baseline (0.2 leans right)")
     parser.add_argument("--aspect", type=float, default=1.0, help="stretch every digit's width by this factor")
+    parser.add_argument("--mouse-step", type=float, metavar="PX",
+                        help="replay each stroke with a point every PX canvas pixels, as a mouse that reports often")
+    parser.add_argument("--stray-tap", action="store_true",
+                        help="click once at a random spot on the canvas before each digit, as a click to focus the window")
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST,
                         help="MNIST folder, for the original test images the strokes were made from")
     parser.add_argument("--errors-png", type=Path, help="save every drawn error beside its original image here")
@@ -162,6 +166,7 @@ def main() -> int:
     app.processEvents()
 
     placement_rng = np.random.default_rng(args.seed) if args.placement == "person" else None
+    tap_rng = np.random.default_rng(args.seed + 1)
     methods = {
         "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
             lambda image: classifier.predict_strokes(canvas.strokes()),
@@ -174,7 +179,9 @@ def main() -> int:
     started = time.perf_counter()
     for count, index in enumerate(chosen, start=1):
         canvas.clear()
-        draw_sample(canvas, sequences[index], placement_rng, transform)
+        if args.stray_tap:
+            drag(canvas, [tuple(tap_rng.uniform(0.0, args.side, size=2))])
+        draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step)
         image = canvas.to_array()
         for name, predict in methods.items():
             prediction = predict(image)
@@ -197,6 +204,10 @@ def main() -> int:
           f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     if transform is not None:
         print(f"every digit turned {args.rotate:g} degrees, slanted {args.slant:g}, stretched {args.aspect:g}x in width")
+    if args.mouse_step is not None:
+        print(f"strokes replayed with a point every {args.mouse_step:g} px")
+    if args.stray_tap:
+        print("a stray click somewhere on the canvas before each digit")
     print()
     print(f"| method | accuracy | unsure (< {UNSURE_BELOW:.2f}) | right when sure |")
     print("| --- | --- | --- | --- |")

@@ -9,7 +9,8 @@ QSettings and config folders), waits for the model, then measures two phases:
 
 In each phase a QTimer probe fires every 5 ms and records how late it runs,
 while MNIST test digits' pen strokes (tests/stroke_replay.py) are replayed as
-real mouse events, one point every 8 ms, like a mouse. For each stroke it
+real mouse events, one point every 8 ms, like a mouse (``--mouse-step`` and
+``--moves-per-tick`` make it a mouse that reports more points). For each stroke it
 records the time from the button release to the window's ``prediction_updated``
 signal and to the end of the next paint of the probability bars. Before the phases,
 it times one CNN prediction back to back and right after a short sleep: on a VM, how
@@ -46,7 +47,7 @@ sys.path.insert(0, str(TESTS_DIR))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
-from stroke_replay import load_stroke_set, send_mouse_event, strokes_of, to_canvas_points  # noqa: E402
+from stroke_replay import at_mouse_rate, load_stroke_set, send_mouse_event, strokes_of, to_canvas_points  # noqa: E402
 
 PROBE_MS = 5
 POINT_MS = 8  # one mouse move every 8 ms (125 Hz), a typical mouse
@@ -181,10 +182,14 @@ class Probe:
 class StrokePlayer:
     """Replays digits as paced mouse events: press, one move per tick, release; then clears."""
 
-    def __init__(self, canvas, sequences, recorder: Recorder, seed: int = 0) -> None:
+    def __init__(
+        self, canvas, sequences, recorder: Recorder, seed: int = 0, mouse_step: float | None = None, moves_per_tick: int = 1
+    ) -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self._canvas = canvas
+        self._mouse_step = mouse_step
+        self._moves_per_tick = moves_per_tick
         self._sequences = sequences
         self._recorder = recorder
         self._rng = np.random.default_rng(seed)
@@ -212,6 +217,8 @@ class StrokePlayer:
         sequence = self._sequences[self._rng.integers(len(self._sequences))]
         width, height = self._canvas.width(), self._canvas.height()
         for stroke in to_canvas_points(strokes_of(sequence), width, height, self._rng):
+            if self._mouse_step is not None:
+                stroke = at_mouse_rate(stroke, self._mouse_step)
             self._actions.append(("press", stroke[0]))
             self._actions.extend(("move", point) for point in stroke[1:])
             self._actions.append(("release", stroke[-1]))
@@ -239,6 +246,10 @@ class StrokePlayer:
             self._send(QEvent.Type.MouseButtonPress, point, left, left)
         elif kind == "move":
             self._send(QEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left)
+            for _ in range(self._moves_per_tick - 1):
+                if not self._actions or self._actions[0][0] != "move":
+                    break
+                self._send(QEvent.Type.MouseMove, self._actions.pop(0)[1], Qt.MouseButton.NoButton, left)
         elif kind == "release":
             self._send_release(point)
         elif kind == "clear":
@@ -354,6 +365,10 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, help="model to use (default: shipped, else an untrained CNN)")
     parser.add_argument("--cold-cache", action="store_true", help="do not build the MNIST tensor cache first")
     parser.add_argument("--no-strokes", action="store_true", help="only the lateness probe, no drawing")
+    parser.add_argument("--mouse-step", type=float, metavar="PX",
+                        help="a mouse move every PX pixels along each stroke (default: the skeleton's points, 13-22 px apart)")
+    parser.add_argument("--moves-per-tick", type=int, default=1, metavar="N",
+                        help="mouse moves sent together every 8 ms, as a mouse that reports N times as often")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--trainer-nice", type=int,
@@ -467,7 +482,7 @@ def measure(args, workdir: Path) -> int:
     run_for(1.0)  # let start-up work settle
 
     probe = Probe(recorder)
-    player = StrokePlayer(window.canvas, sequences, recorder)
+    player = StrokePlayer(window.canvas, sequences, recorder, mouse_step=args.mouse_step, moves_per_tick=args.moves_per_tick)
     rows: dict[str, dict] = {}
 
     # ---- idle
@@ -537,6 +552,9 @@ def measure(args, workdir: Path) -> int:
           f"{steps_in_window} batches of {batch_size} in the window "
           f"({rate:.1f} batches/s once started); "
           f"Stop to training_ended {stop_to_end:.2f} s; {player.digits} digits drawn")
+    if args.mouse_step is not None or args.moves_per_tick != 1:
+        spacing = "the skeleton's points" if args.mouse_step is None else f"a point every {args.mouse_step:g} px"
+        print(f"mouse: {spacing}, {args.moves_per_tick} move(s) every {POINT_MS} ms")
     print_table(rows)
     training = rows["training (all)"]
     verdicts = {
