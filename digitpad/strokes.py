@@ -43,7 +43,8 @@ def redraw(strokes: Sequence[Stroke]) -> np.ndarray | None:
     """The strokes redrawn for the model: float32 (H, W), ink 1 on paper 0; None without points.
 
     A drawing smaller than the pen it was drawn with (a dot, a tap) stays that
-    pen's blob instead of being blown up to full size.
+    pen's blob instead of being blown up to full size. Stray taps beside a
+    drawing are left out (see ``_stray_taps``).
     """
     image = _redrawn(strokes)
     return None if image is None else np.asarray(image)
@@ -62,6 +63,76 @@ def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
     from digitpad.preprocess import fit_and_centre
 
     return fit_and_centre(image)
+
+
+def _stray_taps(strokes: Sequence[Stroke], trajectories: Sequence[np.ndarray]) -> set[int]:
+    """The indices of the stray taps among ``strokes`` (each with points, given as ``trajectories``).
+
+    A stray tap is a mark no bigger than its pen that touches nothing else: a
+    click to focus the window, or a pen set down by accident. Kept, it would
+    widen the drawing's box and shrink the digit (tests/bench/RESULTS.md,
+    "Stray taps"). Taps that touch the drawing are part of it, and a drawing
+    made only of taps is kept whole.
+    """
+    lows = [points.min(axis=0) for points in trajectories]
+    highs = [points.max(axis=0) for points in trajectories]
+    widths = [stroke.width for stroke in strokes]
+    small = [float((high - low).max()) <= width for low, high, width in zip(lows, highs, widths)]
+    if all(small) or not any(small):
+        return set()
+    # A quarter of the pen is precision enough to tell whether two strokes meet.
+    paths = [_thinned(points, width / 4.0) for points, width in zip(trajectories, widths)]
+
+    def touch(i: int, j: int) -> bool:
+        reach = (widths[i] + widths[j]) / 2.0
+        box_gap = np.maximum(np.maximum(lows[i] - highs[j], lows[j] - highs[i]), 0.0)
+        if float(np.hypot(*box_gap)) >= reach:
+            return False
+        first, second = paths[i], paths[j]
+        return min(_distance_to_path(first, second), _distance_to_path(second, first)) < reach
+
+    # Small strokes that touch one another make one mark; it is part of the
+    # drawing if any of them touches a larger stroke, or if together they are
+    # bigger than their pen (a dotted line).
+    group = list(range(len(strokes)))
+
+    def root(index: int) -> int:
+        while group[index] != index:
+            index = group[index]
+        return index
+
+    small_indices = [i for i, is_small in enumerate(small) if is_small]
+    touching_drawing = set()
+    for i in small_indices:
+        for j in range(len(strokes)):
+            if j != i and touch(i, j):
+                if small[j]:
+                    group[root(i)] = root(j)
+                else:
+                    touching_drawing.add(i)
+    marks: dict[int, list[int]] = {}
+    for i in small_indices:
+        marks.setdefault(root(i), []).append(i)
+    stray = set()
+    for members in marks.values():
+        if touching_drawing.intersection(members):
+            continue
+        extent = np.max([highs[i] for i in members], axis=0) - np.min([lows[i] for i in members], axis=0)
+        if float(extent.max()) <= max(widths[i] for i in members):
+            stray.update(members)
+    return stray
+
+
+def _distance_to_path(points: np.ndarray, path: np.ndarray) -> float:
+    """The shortest distance from any of ``points`` to the polyline ``path``."""
+    if len(path) == 1:
+        return float(np.hypot(*(points - path[0]).T).min())
+    starts, steps = path[:-1], np.diff(path, axis=0)
+    lengths_squared = (steps**2).sum(axis=1)
+    offsets = points[:, None, :] - starts[None, :, :]
+    along = (offsets * steps[None]).sum(axis=2) / np.where(lengths_squared > 0, lengths_squared, 1.0)
+    nearest = starts[None] + np.clip(along, 0.0, 1.0)[..., None] * steps[None]
+    return float(np.sqrt(((points[:, None, :] - nearest) ** 2).sum(axis=2)).min())
 
 
 def _thinned(points: np.ndarray, step: float) -> np.ndarray:
@@ -87,6 +158,10 @@ def _redrawn(strokes: Sequence[Stroke]):
     trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
     if not trajectories:
         return None
+    stray = _stray_taps(strokes, trajectories)
+    if stray:
+        strokes = [stroke for index, stroke in enumerate(strokes) if index not in stray]
+        trajectories = [points for index, points in enumerate(trajectories) if index not in stray]
     every_point = np.concatenate(trajectories)
     origin = every_point.min(axis=0)
     extent = every_point.max(axis=0) - origin

@@ -156,3 +156,41 @@ def test_the_redraw_draws_one_corner_per_step_of_the_stroke_and_keeps_its_ends()
     # Points already a step apart are all kept.
     spaced = along_a_line[:: int(10 * REDRAW_STEP_PX)]
     assert np.array_equal(_thinned(spaced, REDRAW_STEP_PX), spaced)
+
+
+def tap(x: float, y: float, width: float = 0.08) -> Stroke:
+    """A click: press and release at one spot."""
+    return Stroke(width, [(x, y)])
+
+
+def test_a_stray_tap_beside_the_drawing_is_left_out():
+    alone = model_image(seven(0.08))
+    for spot in ((0.45, 0.45), (-0.45, 0.4), (0.0, -0.48)):
+        assert np.array_equal(model_image(seven(0.08) + [tap(*spot)]), alone)
+        assert np.array_equal(model_image([tap(*spot)] + seven(0.08)), alone)
+
+
+def test_a_tap_on_the_drawing_or_touching_it_is_part_of_it():
+    alone = model_image(seven(0.08))
+    # Just past the end of the 7's stem: the dot's ink meets the stroke's.
+    touching = seven(0.08) + [tap(-0.02, 0.33 + 0.07)]
+    assert not np.array_equal(model_image(touching), alone)
+    # The dot made the drawing taller, so the redraw, scaled to its longer side, is narrower.
+    assert redraw(touching).shape[1] < redraw(seven(0.08)).shape[1]
+
+
+def test_a_drawing_of_taps_only_is_kept_whole():
+    two_dots = [tap(0.0, 0.0), tap(0.0, 0.5)]
+    image = model_image(two_dots)
+    rows = np.flatnonzero(image.max(axis=1) > 0.5)
+    assert np.ptp(rows) > 15  # both dots, the drawing's full height apart
+    assert len(np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)) == 2
+
+
+def test_short_strokes_that_are_not_taps_stay():
+    alone = model_image(seven(0.08))
+    # A dash longer than the pen is wide, away from the 7.
+    assert not np.array_equal(model_image(seven(0.08) + [Stroke(0.08, [(0.4, 0.45), (0.5, 0.45)])]), alone)
+    # Taps in a row, touching one another, make a dotted line longer than the pen.
+    dotted = [tap(0.35 + 0.03 * k, 0.45) for k in range(6)]
+    assert not np.array_equal(model_image(seven(0.08) + dotted), alone)

@@ -78,6 +78,24 @@ def test_the_pen_width_shows_but_does_not_change_the_answer(window, qtbot):
     assert thin_preview == wide_preview
 
 
+def test_a_stray_click_on_the_canvas_does_not_change_the_answer(window, qtbot):
+    """A click to focus the window leaves a dot on the canvas, which the model does not see."""
+    canvas = window.canvas
+    answers = []
+    for stray_click in (False, True):
+        canvas.clear()
+        if stray_click:
+            draw_stroke(canvas, [(0.08 * canvas.width(), 0.9 * canvas.height())])
+        with qtbot.waitSignal(window.prediction_updated):
+            draw_stroke(canvas, seven(canvas))
+        answers.append((canvas.to_array(), prediction_text(window), window.bars.values(), window.preview.pixmap().toImage()))
+    (plain_canvas, plain_text, plain_bars, plain_preview), (clicked_canvas, clicked_text, clicked_bars, clicked_preview) = answers
+    assert (clicked_canvas > 127).sum() > (plain_canvas > 127).sum()  # the dot shows on the canvas
+    assert clicked_text == plain_text
+    assert np.array_equal(clicked_bars, plain_bars)
+    assert clicked_preview == plain_preview
+
+
 def test_the_smallest_window_keeps_the_drawing_tools_usable(window, qtbot):
     window.resize(1, 1)  # the layout holds it at its minimum size
     qtbot.waitUntil(lambda: window.pen_slider.width() > 0)
