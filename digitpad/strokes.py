@@ -5,8 +5,9 @@ not shown the canvas's pixels but the same strokes redrawn with one even pen,
 always the same share of the drawing's size. Read from the canvas's pixels,
 the 10,000 replayed MNIST test strokes came out 97.70 % right with the
 thinnest pen and 94.83 % with the widest (98.34 % with the default), and
-"unsure" on about a fifth of them at either end; redrawn, every pen width
-gives the same answers, 98.34 % (tests/bench/RESULTS.md, "Every pen width").
+"unsure" on about a fifth of them at either end; redrawn, they read 98.30 to
+98.33 % with every pen width (tests/bench/RESULTS.md, "Every pen width" and
+"Stray clicks": only what counts as a stray tap depends on the pen).
 
 Only NumPy here, and PIL when drawing: the canvas imports this module while
 the window starts, before torch is loaded.
@@ -29,6 +30,9 @@ REDRAW_PEN_PX = 7
 # Along a stroke, one point per this many of the redraw's pixels is drawn:
 # 0.8 px once shrunk to the 20 px box, below what the model can see.
 REDRAW_STEP_PX = 2.0
+# Strokes with no more points than this are drawn as they are: thinning them
+# would cost more than it saves.
+_FEW_POINTS = 64
 
 
 @dataclass
@@ -65,61 +69,64 @@ def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
     return fit_and_centre(image)
 
 
-def _stray_taps(strokes: Sequence[Stroke], trajectories: Sequence[np.ndarray]) -> set[int]:
-    """The indices of the stray taps among ``strokes`` (each with points, given as ``trajectories``).
+def _stray_taps(widths: np.ndarray, lows: np.ndarray, highs: np.ndarray, trajectories: list[np.ndarray]) -> np.ndarray:
+    """Which strokes are stray taps (a mask), given each one's pen width, box and points.
 
     A stray tap is a mark no bigger than its pen that touches nothing else: a
     click to focus the window, or a pen set down by accident. Kept, it would
     widen the drawing's box and shrink the digit (tests/bench/RESULTS.md,
-    "Stray taps"). Taps that touch the drawing are part of it, and a drawing
+    "Stray clicks"). Taps that touch the drawing are part of it, and a drawing
     made only of taps is kept whole.
     """
-    lows = [points.min(axis=0) for points in trajectories]
-    highs = [points.max(axis=0) for points in trajectories]
-    widths = [stroke.width for stroke in strokes]
-    small = [float((high - low).max()) <= width for low, high, width in zip(lows, highs, widths)]
-    if all(small) or not any(small):
-        return set()
-    # A quarter of the pen is precision enough to tell whether two strokes meet.
-    paths = [_thinned(points, width / 4.0) for points, width in zip(trajectories, widths)]
+    small = (highs - lows).max(axis=1) <= widths
+    stray = np.zeros(len(widths), dtype=bool)
+    if small.all() or not small.any():
+        return stray
+    boxes = np.concatenate([lows, highs], axis=1).tolist()
+    paths: dict[int, np.ndarray] = {}
+
+    def path(index: int) -> np.ndarray:
+        # A quarter of the pen is precision enough to tell whether two strokes meet.
+        if index not in paths:
+            points = trajectories[index]
+            paths[index] = _thinned(points, widths[index] / 4.0) if len(points) > _FEW_POINTS else points
+        return paths[index]
 
     def touch(i: int, j: int) -> bool:
         reach = (widths[i] + widths[j]) / 2.0
-        box_gap = np.maximum(np.maximum(lows[i] - highs[j], lows[j] - highs[i]), 0.0)
-        if float(np.hypot(*box_gap)) >= reach:
+        (left_i, top_i, right_i, bottom_i), (left_j, top_j, right_j, bottom_j) = boxes[i], boxes[j]
+        gap_x = max(left_i - right_j, left_j - right_i, 0.0)
+        gap_y = max(top_i - bottom_j, top_j - bottom_i, 0.0)
+        if gap_x * gap_x + gap_y * gap_y >= reach * reach:
             return False
-        first, second = paths[i], paths[j]
-        return min(_distance_to_path(first, second), _distance_to_path(second, first)) < reach
+        return _distance_to_path(path(i), path(j)) < reach or _distance_to_path(path(j), path(i)) < reach
 
+    small_indices = np.flatnonzero(small).tolist()
+    large_indices = np.flatnonzero(~small).tolist()
+    touching_drawing = {i for i in small_indices if any(touch(i, j) for j in large_indices)}
     # Small strokes that touch one another make one mark; it is part of the
     # drawing if any of them touches a larger stroke, or if together they are
     # bigger than their pen (a dotted line).
-    group = list(range(len(strokes)))
+    group = {i: i for i in small_indices}
 
     def root(index: int) -> int:
         while group[index] != index:
             index = group[index]
         return index
 
-    small_indices = [i for i, is_small in enumerate(small) if is_small]
-    touching_drawing = set()
-    for i in small_indices:
-        for j in range(len(strokes)):
-            if j != i and touch(i, j):
-                if small[j]:
-                    group[root(i)] = root(j)
-                else:
-                    touching_drawing.add(i)
+    for position, i in enumerate(small_indices):
+        for j in small_indices[position + 1 :]:
+            if not (i in touching_drawing and j in touching_drawing) and touch(i, j):
+                group[root(i)] = root(j)
     marks: dict[int, list[int]] = {}
     for i in small_indices:
         marks.setdefault(root(i), []).append(i)
-    stray = set()
     for members in marks.values():
         if touching_drawing.intersection(members):
             continue
-        extent = np.max([highs[i] for i in members], axis=0) - np.min([lows[i] for i in members], axis=0)
-        if float(extent.max()) <= max(widths[i] for i in members):
-            stray.update(members)
+        extent = highs[members].max(axis=0) - lows[members].min(axis=0)
+        if float(extent.max()) <= float(widths[members].max()):
+            stray[members] = True
     return stray
 
 
@@ -136,12 +143,7 @@ def _distance_to_path(points: np.ndarray, path: np.ndarray) -> float:
 
 
 def _thinned(points: np.ndarray, step: float) -> np.ndarray:
-    """A trajectory with one point per ``step`` of its length: the first point past each step (the ends stay).
-
-    A mouse that reports often gives hundreds of points a stroke, and the
-    redraw's cost grows with them (PIL draws each corner with its own Python
-    call); closer than a step apart, they change nothing the model sees.
-    """
+    """A trajectory with one point per ``step`` of its length: the first point past each step (the ends stay)."""
     if len(points) <= 2 or step <= 0:
         return points
     along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))))
@@ -155,17 +157,21 @@ def _redrawn(strokes: Sequence[Stroke]):
     from PIL import Image, ImageDraw
 
     strokes = [stroke for stroke in strokes if stroke.points]
-    trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
-    if not trajectories:
+    if not strokes:
         return None
-    stray = _stray_taps(strokes, trajectories)
-    if stray:
-        strokes = [stroke for index, stroke in enumerate(strokes) if index not in stray]
-        trajectories = [points for index, points in enumerate(trajectories) if index not in stray]
+    trajectories = [np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
     every_point = np.concatenate(trajectories)
-    origin = every_point.min(axis=0)
-    extent = every_point.max(axis=0) - origin
-    span = max(float(extent.max()), max(stroke.width for stroke in strokes))
+    starts = np.cumsum([0] + [len(points) for points in trajectories[:-1]])
+    widths = np.array([stroke.width for stroke in strokes], dtype=np.float64)
+    lows = np.minimum.reduceat(every_point, starts, axis=0)
+    highs = np.maximum.reduceat(every_point, starts, axis=0)
+    stray = _stray_taps(widths, lows, highs, trajectories)
+    if stray.any():
+        trajectories = [points for points, left_out in zip(trajectories, stray) if not left_out]
+        widths, lows, highs = widths[~stray], lows[~stray], highs[~stray]
+    origin = lows.min(axis=0)
+    extent = highs.max(axis=0) - origin
+    span = max(float(extent.max()), float(widths.max()))
     scale = REDRAW_SPAN_PX / span if span > 0 else 1.0
     radius = REDRAW_PEN_PX / 2.0
     margin = radius + 1.0
@@ -174,7 +180,12 @@ def _redrawn(strokes: Sequence[Stroke]):
     image = Image.new("F", (width, height), 0.0)
     pen = ImageDraw.Draw(image)
     for trajectory in trajectories:
-        points = _thinned((trajectory - origin) * scale + margin, REDRAW_STEP_PX)
+        points = (trajectory - origin) * scale + margin
+        if len(points) > _FEW_POINTS:
+            # A mouse that reports often gives hundreds of points a stroke, and PIL
+            # draws each corner with its own Python call; closer than a step
+            # apart, they change nothing the model sees.
+            points = _thinned(points, REDRAW_STEP_PX)
         if len(points) > 1:
             pen.line(points.ravel().tolist(), fill=1.0, width=REDRAW_PEN_PX, joint="curve")
         # PIL's wide lines end square; a round pen leaves round ends.
