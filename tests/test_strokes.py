@@ -177,6 +177,9 @@ def test_a_tap_on_the_drawing_or_touching_it_is_part_of_it():
     assert not np.array_equal(model_image(touching), alone)
     # The dot made the drawing taller, so the redraw, scaled to its longer side, is narrower.
     assert redraw(touching).shape[1] < redraw(seven(0.08)).shape[1]
+    # A second dot touching only the first is part of the drawing too.
+    chained = touching + [tap(-0.02, 0.33 + 0.14)]
+    assert redraw(chained).shape[1] < redraw(touching).shape[1]
 
 
 def test_a_drawing_of_taps_only_is_kept_whole():
