@@ -180,7 +180,7 @@ class Probe:
 
 
 class StrokePlayer:
-    """Replays digits as paced mouse events: press, one move per tick, release; then clears."""
+    """Replays digits as paced mouse events: press, one move per tick (or ``moves_per_tick``), release; then clears."""
 
     def __init__(
         self, canvas, sequences, recorder: Recorder, seed: int = 0, mouse_step: float | None = None, moves_per_tick: int = 1
