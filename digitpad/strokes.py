@@ -33,6 +33,12 @@ REDRAW_STEP_PX = 2.0
 # Strokes with no more points than this are drawn as they are: thinning them
 # would cost more than it saves.
 _FEW_POINTS = 64
+# Stray taps are accidents: a drawing with more taps than this is dotted on
+# purpose, and one with more strokes is not a digit drawn the usual way (the
+# MNIST strokes have at most 8, and 4 taps). Past them, looking for strays
+# would cost more than a frame, as every tap is compared with every stroke.
+_MOST_TAPS = 8
+_MOST_STROKES = 32
 
 
 @dataclass
@@ -80,7 +86,7 @@ def _stray_taps(widths: np.ndarray, lows: np.ndarray, highs: np.ndarray, traject
     """
     small = (highs - lows).max(axis=1) <= widths
     stray = np.zeros(len(widths), dtype=bool)
-    if small.all() or not small.any():
+    if small.all() or not small.any() or small.sum() > _MOST_TAPS or len(widths) > _MOST_STROKES:
         return stray
     boxes = np.concatenate([lows, highs], axis=1).tolist()
     paths: dict[int, np.ndarray] = {}

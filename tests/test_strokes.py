@@ -197,3 +197,12 @@ def test_short_strokes_that_are_not_taps_stay():
     # Taps in a row, touching one another, make a dotted line longer than the pen.
     dotted = [tap(0.35 + 0.03 * k, 0.45) for k in range(6)]
     assert not np.array_equal(model_image(seven(0.08) + dotted), alone)
+
+
+def test_many_taps_are_dotted_on_purpose_and_stay():
+    from digitpad.strokes import _MOST_TAPS
+
+    alone = model_image(seven(0.08))
+    dots = [tap(0.45, -0.45 + 0.9 * k / _MOST_TAPS) for k in range(_MOST_TAPS + 1)]  # a column of separate dots
+    assert not np.array_equal(model_image(seven(0.08) + dots), alone)
+    assert np.array_equal(model_image(seven(0.08) + dots[:_MOST_TAPS:2]), alone)
