@@ -105,15 +105,22 @@ def draw_sample(
     rng: np.random.Generator | None = None,
     transform: np.ndarray | None = None,
     mouse_step: float | None = None,
+    tremor: tuple[float, np.random.Generator] | None = None,
 ) -> None:
     """Replay one sample; ``transform`` (2x2, x right and y down) first slants, turns or squashes it.
 
     ``mouse_step``: a point every this many pixels along each stroke, instead of
     the skeleton's points (one per MNIST pixel, 9 to 17 canvas pixels apart on a
-    360 px canvas).
+    360 px canvas). ``tremor``: (pixels, generator), every point then moved at
+    random by that much (the standard deviation), as an unsteady hand.
     """
     strokes = strokes_of(sequence)
     if transform is not None:
         strokes = [stroke @ np.asarray(transform).T for stroke in strokes]
     for stroke in to_canvas_points(strokes, canvas.width(), canvas.height(), rng):
-        drag(canvas, stroke if mouse_step is None else at_mouse_rate(stroke, mouse_step))
+        if mouse_step is not None:
+            stroke = at_mouse_rate(stroke, mouse_step)
+        if tremor is not None:
+            pixels, shaky = tremor
+            stroke = [tuple(point) for point in np.asarray(stroke) + shaky.normal(0.0, pixels, size=(len(stroke), 2))]
+        drag(canvas, stroke)

@@ -136,6 +136,8 @@ def main() -> int:
     parser.add_argument("--aspect", type=float, default=1.0, help="stretch every digit's width by this factor")
     parser.add_argument("--mouse-step", type=float, metavar="PX",
                         help="replay each stroke with a point every PX canvas pixels, as a mouse that reports often")
+    parser.add_argument("--tremor", type=float, default=0.0, metavar="PX",
+                        help="move every replayed point at random by PX canvas pixels (standard deviation), as an unsteady hand")
     parser.add_argument("--stray-tap", action="store_true",
                         help="click once at a random spot on the canvas before each digit, as a click to focus the window")
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST,
@@ -167,6 +169,7 @@ def main() -> int:
 
     placement_rng = np.random.default_rng(args.seed) if args.placement == "person" else None
     tap_rng = np.random.default_rng(args.seed + 1)
+    tremor = (args.tremor, np.random.default_rng(args.seed + 2)) if args.tremor > 0 else None
     methods = {
         "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
             lambda image: classifier.predict_strokes(canvas.strokes()),
@@ -181,7 +184,7 @@ def main() -> int:
         canvas.clear()
         if args.stray_tap:
             drag(canvas, [tuple(tap_rng.uniform(0.0, args.side, size=2))])
-        draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step)
+        draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step, tremor)
         image = canvas.to_array()
         for name, predict in methods.items():
             prediction = predict(image)
@@ -206,6 +209,8 @@ def main() -> int:
         print(f"every digit turned {args.rotate:g} degrees, slanted {args.slant:g}, stretched {args.aspect:g}x in width")
     if args.mouse_step is not None:
         print(f"strokes replayed with a point every {args.mouse_step:g} px")
+    if args.tremor > 0:
+        print(f"every point moved at random by {args.tremor:g} px (standard deviation)")
     if args.stray_tap:
         print("a stray click somewhere on the canvas before each digit")
     print()
