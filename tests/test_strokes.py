@@ -145,6 +145,23 @@ def test_a_mouse_that_reports_often_is_redrawn_as_if_point_by_point(monkeypatch)
         assert (thinned != point_by_point).sum() < 0.08 * point_by_point.sum()
 
 
+def test_a_long_stroke_is_drawn_with_a_corner_per_step_not_per_point(monkeypatch):
+    from PIL import ImageDraw
+
+    drawn_points = []
+    original_line = ImageDraw.ImageDraw.line
+
+    def counting_line(self, xy, *args, **kwargs):
+        drawn_points.append(len(xy) // 2)
+        return original_line(self, xy, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "line", counting_line)
+    turn = np.linspace(0.0, 2.0 * np.pi, 3000)
+    redraw([Stroke(0.08, list(zip(0.5 + 0.25 * np.cos(turn), 0.5 + 0.25 * np.sin(turn))))])
+    # A circle 50 px across is about 157 px round: one corner per 2 px, not 3,000.
+    assert drawn_points and max(drawn_points) <= 100
+
+
 def test_the_redraw_draws_one_corner_per_step_of_the_stroke_and_keeps_its_ends():
     from digitpad.strokes import REDRAW_STEP_PX, _thinned
 
