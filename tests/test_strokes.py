@@ -8,6 +8,7 @@ import torch
 
 from digitpad import preprocess
 from digitpad.strokes import REDRAW_PEN_PX, REDRAW_SPAN_PX, Stroke, redraw, to_mnist_image
+from stroke_replay import at_mouse_rate
 
 
 def seven(width: float, scale: float = 1.0, shift: tuple[float, float] = (0.0, 0.0)) -> list[Stroke]:
@@ -118,23 +119,13 @@ def test_any_drawing_gives_a_model_image():
         assert image.min() >= 0.0 and image.max() <= 1.0 and image.max() > 0.5
 
 
-def densified(strokes: list[Stroke], points_per_segment: int) -> list[Stroke]:
-    """The same strokes as a mouse that reports many times more often would record them."""
-    dense = []
-    for stroke in strokes:
-        points = np.asarray(stroke.points)
-        fractions = np.linspace(0.0, 1.0, points_per_segment, endpoint=False)[:, None, None]
-        between = (points[:-1] + fractions * (points[1:] - points[:-1])).transpose(1, 0, 2).reshape(-1, 2)
-        dense.append(Stroke(stroke.width, [tuple(p) for p in np.vstack([between, points[-1:]])]))
-    return dense
-
-
 def test_a_mouse_that_reports_often_is_redrawn_as_if_point_by_point(monkeypatch):
     import digitpad.strokes
 
     turn = np.linspace(0.0, 2.0 * np.pi, 3000)
     zero = [Stroke(0.08, list(zip(0.5 + 0.25 * np.cos(turn), 0.5 + 0.33 * np.sin(turn))))]
-    for drawing in (zero, densified(seven(0.08), 200)):
+    dense_seven = [Stroke(stroke.width, at_mouse_rate(stroke.points, 0.001)) for stroke in seven(0.08)]
+    for drawing in (zero, dense_seven):
         assert sum(len(stroke.points) for stroke in drawing) > 1000
         thinned = redraw(drawing)
         with monkeypatch.context() as every_point:
