@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from digitpad import __version__, paths
 from digitpad.gui import collector, settings, startup_trace
 
-ICON_NAME = "icon.png"
+ICON_NAME = "icon.svg"
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:

@@ -51,6 +51,8 @@ def test_window_is_shown_before_torch_is_imported_and_exits_zero(tmp_path, test_
 def on_ready(window):
     print("visible before torch:", state["visible_before_torch"])
     print("torch after ready:", "torch" in sys.modules)
+    icon = window.windowIcon().pixmap(32, 32).toImage()
+    print("icon drawn:", not icon.isNull() and icon.pixelColor(16, 16).alpha() == 255)
     window.close()
 """),
         tmp_path,
@@ -58,6 +60,7 @@ def on_ready(window):
     assert result.returncode == 0, result.stderr
     assert "visible before torch: True" in result.stdout
     assert "torch after ready: True" in result.stdout
+    assert "icon drawn: True" in result.stdout
 
 
 @pytest.mark.slow
