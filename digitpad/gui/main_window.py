@@ -7,15 +7,17 @@ core's modules are imported inside the methods that need them.
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot, qVersion
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -30,6 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -53,6 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from digitpad import __version__
 from digitpad.config import ConfigError, ModelConfig, TrainConfig
 from digitpad.gui import data_dialog
 from digitpad.gui import settings as keys
@@ -67,6 +71,7 @@ from digitpad.gui.model_loader import (
 from digitpad.gui.plots import BACKGROUND, HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
 from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
+from digitpad.paths import DATA_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,6 @@ PREVIEW_SCALE = 5  # the 28x28 model input, shown nearest-neighbour at 140x140
 ANSWER_WIDTH = 136  # the predicted digit and the confidence text under it
 DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
-DATA_DIR_ENV = "DIGITPAD_DATA_DIR"
 MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
 # Live predictions while drawing get at most half of the GUI thread.
 LIVE_PREDICTION_SHARE = 2
@@ -494,6 +498,17 @@ class MainWindow(QMainWindow):
         self.clear_action.triggered.connect(self.canvas.clear)
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.clear_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction("&About digitpad", self)
+        self.about_action.setObjectName("about_action")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        about_qt_action = QAction("About &Qt", self)
+        about_qt_action.setMenuRole(QAction.MenuRole.AboutQtRole)
+        about_qt_action.triggered.connect(QApplication.aboutQt)
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(about_qt_action)
         self._update_edit_buttons()
         self._update_model_actions()
 
@@ -771,13 +786,9 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
 
-        from_env = os.environ.get(DATA_DIR_ENV)
-        if from_env:
-            # An explicit folder: use it as it is, never download into it unasked.
-            self._launch_worker(config, Path(from_env).expanduser(), download=False)
-            return
         folder, note = self._data_dir()
-        if self._has_mnist(folder):
+        # A folder given in the environment is used as it is, never downloaded into unasked.
+        if os.environ.get(DATA_DIR_ENV) or self._has_mnist(folder):
             self._launch_worker(config, folder, download=False, note=note)
             return
         self.train_button.setEnabled(False)
@@ -788,10 +799,13 @@ class MainWindow(QMainWindow):
         )
 
     def _data_dir(self) -> tuple[Path, str]:
-        """The MNIST folder to look in: the remembered one, else the default; plus a note ('' if none)
-        saying that the remembered folder has gone."""
+        """The MNIST folder to look in: the environment's, else the remembered one, else the default;
+        plus a note ('' if none) saying that the remembered folder has gone."""
         from digitpad import paths
 
+        from_env = os.environ.get(DATA_DIR_ENV)
+        if from_env:
+            return Path(from_env).expanduser(), ""
         default = paths.default_data_dir()
         remembered = keys.read_str(self._settings, keys.DATA_DIR, "")
         if not remembered:
@@ -1133,6 +1147,49 @@ class MainWindow(QMainWindow):
 
     # ================================================================ dialogs
 
+    @Slot()
+    def show_about(self) -> QMessageBox:
+        """Help › About: the version, where digitpad keeps its files (links open them) and what it runs on."""
+        from digitpad import paths
+
+        def place(path: Path) -> str:
+            """The path as a link to its folder (a file's own link would open it in some other app)."""
+            text = html.escape(str(path))
+            if not path.exists():
+                return f"{text} (not created yet)"
+            folder = path if path.is_dir() else path.parent
+            return f'<a href="{QUrl.fromLocalFile(str(folder)).toString()}">{text}</a>'
+
+        if self._model is None:
+            model = "none loaded yet"
+        elif self._model.path is None:
+            model = f"{html.escape(self._model.name)} (not saved)"
+        else:
+            model = f"{html.escape(self._model.name)}: {place(self._model.path)}"
+        rows = [
+            ("Model in use", model),
+            ("Your models", place(paths.models_dir())),
+            ("MNIST", place(self._data_dir()[0])),
+            ("Settings", place(Path(self._settings.fileName()))),
+        ]
+        table = "".join(f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td>{value}</td></tr>" for name, value in rows)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About digitpad", "", QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("about_dialog")
+        if not self.windowIcon().isNull():
+            box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        box.setText(
+            f"<h3>digitpad {__version__}</h3>"
+            "<p>Draw a digit and watch a neural network read it.<br>"
+            "Train that network on MNIST and watch it learn.</p>"
+            f"<table>{table}</table>"
+            f"<p style='color: gray;'>{html.escape(_versions())}</p>"
+        )
+        box.open()
+        return box
+
     def _show_error(self, title: str, text: str) -> QMessageBox:
         """A window-modal, non-blocking message; the app keeps running behind it."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
@@ -1161,6 +1218,20 @@ class MainWindow(QMainWindow):
             self._loader_thread = self._loader = None
         event.accept()
         super().closeEvent(event)
+
+
+def _versions() -> str:
+    """What the app runs on, read from the installed packages' metadata: torch itself is not imported for this."""
+    from importlib import metadata
+
+    found = [f"Python {platform.python_version()}", f"Qt {qVersion()}"]
+    for package, name in [("PySide6", "PySide6"), ("torch", "PyTorch"), ("torchvision", "torchvision"),
+                          ("numpy", "numpy"), ("pyqtgraph", "pyqtgraph")]:
+        try:
+            found.append(f"{name} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
 
 
 def _finite(value: Any) -> bool:

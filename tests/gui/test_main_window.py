@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QSettings, Qt
+from PySide6.QtCore import QEvent, QSettings, Qt, QUrl
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -413,3 +413,31 @@ def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatc
     window.canvas.clear()
     draw_stroke(window.canvas, one(window.canvas))
     assert window.canvas.live_interval() < 60  # back to frequent once predictions are fast
+
+
+# ------------------------------------------------------------------------ help
+
+
+def test_about_says_the_version_and_where_the_files_are(window, monkeypatch, tmp_path, test_model_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from digitpad import __version__, paths
+
+    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(tmp_path / "my-mnist"))
+    help_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&Help")
+    about = next(action for action in help_menu.actions() if action.objectName() == "about_action")
+    about.trigger()
+    boxes = window.findChildren(QMessageBox, "about_dialog")
+    assert len(boxes) == 1 and boxes[0].isVisible()
+    text = boxes[0].text()
+    assert f"digitpad {__version__}" in text
+    # The model's link opens its folder, not the file.
+    folder_url = QUrl.fromLocalFile(str(test_model_path.parent)).toString()
+    assert f'test-model: <a href="{folder_url}">{test_model_path}</a>' in text
+    assert f"{paths.models_dir()} (not created yet)" in text
+    assert f"{tmp_path / 'my-mnist'} (not created yet)" in text
+    assert "PyTorch " in text and "Qt " in text
+    assert not error_boxes(window)
+    # Closing the window closes the box too (it never holds the app up).
+    window.close()
+    assert not boxes[0].isVisible()
