@@ -68,7 +68,7 @@ from digitpad.gui.model_loader import (
     model_from_checkpoint,
     pin_torch_threads,
 )
-from digitpad.gui.plots import BACKGROUND, HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
+from digitpad.gui.plots import BACKGROUND, FOREGROUND, HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
 from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
 from digitpad.paths import DATA_DIR_ENV
@@ -331,6 +331,8 @@ class MainWindow(QMainWindow):
         answer_card.setObjectName("answer_card")
         palette = answer_card.palette()
         palette.setColor(QPalette.ColorRole.Window, BACKGROUND)
+        # The card's text stays dark on its white, even where the system's theme is dark.
+        palette.setColor(QPalette.ColorRole.WindowText, FOREGROUND)
         answer_card.setPalette(palette)
         answer_card.setAutoFillBackground(True)
         top.setContentsMargins(0, 0, 0, 0)
@@ -347,7 +349,6 @@ class MainWindow(QMainWindow):
         # Three lines: name, architecture, accuracy (see LoadedModel.describe_lines).
         self.model_label.setMinimumHeight(self.model_label.fontMetrics().lineSpacing() * 3 + 4)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.model_label.setStyleSheet("color: #444;")
         layout.addWidget(self.model_label)
         return group
 

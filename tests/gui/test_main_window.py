@@ -441,3 +441,64 @@ def test_about_says_the_version_and_where_the_files_are(window, monkeypatch, tmp
     # Closing the window closes the box too (it never holds the app up).
     window.close()
     assert not boxes[0].isVisible()
+
+
+# ------------------------------------------------------------------ readability
+
+
+def _luminance(color) -> float:
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
+
+
+def _contrast(first, second) -> float:
+    """WCAG's contrast ratio: 1 (none) to 21 (black on white)."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _dark_palette() -> QPalette:
+    """A dark system theme, as Windows, macOS and GNOME give Qt's Fusion style in dark mode."""
+    from PySide6.QtGui import QColor
+
+    palette = QPalette(QColor("#353535"), QColor("#2a2a2a"))
+    for role, color in [(QPalette.ColorRole.WindowText, "#f0f0f0"), (QPalette.ColorRole.Text, "#f0f0f0"),
+                        (QPalette.ColorRole.ButtonText, "#f0f0f0"), (QPalette.ColorRole.Base, "#252525")]:
+        palette.setColor(role, QColor(color))
+    return palette
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_label_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkeypatch, test_model_path):
+    from digitpad import paths
+
+    from .conftest import new_window
+
+    app = QApplication.instance()
+    system_palette = app.palette()
+    if theme == "dark":
+        app.setPalette(_dark_palette())
+    try:
+        paths.set_current_model(test_model_path)
+        window = new_window(qtbot)
+        try:
+            sure = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
+            unsure = Prediction(7, 0.6, np.array([0, 0.35, 0, 0, 0, 0, 0, 0.6, 0.05, 0]), np.zeros((28, 28), np.float32))
+            for shown in (None, sure, unsure):
+                if shown is not None:
+                    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes, p=shown: p)
+                    with qtbot.waitSignal(window.prediction_updated):
+                        draw_stroke(window.canvas, seven(window.canvas))
+                labels = [label for label in window.findChildren(QLabel) if label.isVisible() and label.text()]
+                assert window.confidence_label in labels or shown is None
+                for label in labels:
+                    palette = label.palette()
+                    ratio = _contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
+                    # 3:1 is WCAG's floor for large text and the least any text here should have.
+                    assert ratio >= 3.0, f"{theme}: {label.objectName() or label.text()!r} has contrast {ratio:.2f}"
+        finally:
+            close_window(window)
+    finally:
+        app.setPalette(system_palette)
