@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl, Signal, Slot, qVersion
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, QUrl, Signal, Slot, qVersion
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -68,7 +68,7 @@ from digitpad.gui.model_loader import (
     model_from_checkpoint,
     pin_torch_threads,
 )
-from digitpad.gui.plots import BACKGROUND, FOREGROUND, HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars
+from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars, card_colors
 from digitpad.gui.threads import new_thread
 from digitpad.gui.worker import TrainingWorker
 from digitpad.paths import DATA_DIR_ENV
@@ -324,20 +324,16 @@ class MainWindow(QMainWindow):
         answer.addWidget(self.confidence_label)
         answer.addStretch(1)
         top.addLayout(answer, 1)
-        # An opaque white card, like the bars' panel below it: a new answer then
+        # An opaque card, like the bars' panel below it: a new answer then
         # repaints the card alone, not the group box's frame behind it (half a
         # millisecond a stroke).
-        answer_card = QWidget()
-        answer_card.setObjectName("answer_card")
-        palette = answer_card.palette()
-        palette.setColor(QPalette.ColorRole.Window, BACKGROUND)
-        # The card's text stays dark on its white, even where the system's theme is dark.
-        palette.setColor(QPalette.ColorRole.WindowText, FOREGROUND)
-        answer_card.setPalette(palette)
-        answer_card.setAutoFillBackground(True)
+        self._answer_card = QWidget()
+        self._answer_card.setObjectName("answer_card")
+        self._answer_card.setAutoFillBackground(True)
         top.setContentsMargins(0, 0, 0, 0)
-        answer_card.setLayout(top)
-        layout.addWidget(answer_card)
+        self._answer_card.setLayout(top)
+        layout.addWidget(self._answer_card)
+        self._paint_answer_card()
 
         self.bars = ProbabilityBars(group)
         self.bars.setMinimumHeight(200)
@@ -351,6 +347,20 @@ class MainWindow(QMainWindow):
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.model_label)
         return group
+
+    def _paint_answer_card(self) -> None:
+        # The card's own paper and text, like the bars' card below it: the
+        # theme's text colour could be unreadable on it.
+        colors = card_colors(self.palette())
+        palette = self._answer_card.palette()
+        palette.setColor(QPalette.ColorRole.Window, colors.background)
+        palette.setColor(QPalette.ColorRole.WindowText, colors.foreground)
+        self._answer_card.setPalette(palette)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint_answer_card()
 
     def _build_training_group(self) -> QGroupBox:
         group = QGroupBox("Training")

@@ -7,22 +7,44 @@ redraw never rebuilds the scene.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QTransform
+from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPalette, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem, QWidget
 
-BACKGROUND = QColor(255, 255, 255)
-FOREGROUND = QColor(70, 70, 70)
-BAR_COLOR = QColor(176, 190, 205)
 HIGHLIGHT_COLOR = QColor(33, 118, 204)
 UNSURE_COLOR = QColor(204, 110, 0)  # 3.6:1 on white: the large "7?" stays readable
 TRAIN_LOSS_COLOR = QColor(33, 118, 204)
 VAL_LOSS_COLOR = QColor(214, 80, 60)
 VAL_ACC_COLOR = QColor(40, 150, 80)
+PLACEHOLDER_COLOR = QColor(150, 150, 150)
 LABEL_GAP_PIXELS = 2  # between a bar's top and its percentage
+
+
+@dataclass(frozen=True)
+class CardColors:
+    """The cards that hold the answer, the bars and the curves: their paper, text and plain bars."""
+
+    background: QColor
+    foreground: QColor
+    bar: QColor
+
+
+LIGHT_CARD = CardColors(QColor(255, 255, 255), QColor(70, 70, 70), QColor(176, 190, 205))
+# The highlight, unsure and curve colours keep at least 3.5:1 on this paper too.
+DARK_CARD = CardColors(QColor(30, 32, 36), QColor(220, 220, 220), QColor(100, 114, 132))
+
+
+def card_colors(palette: QPalette) -> CardColors:
+    """White cards in a light theme, near-black ones in a dark theme, so they never glare."""
+    return DARK_CARD if palette.color(QPalette.ColorRole.Window).lightness() < 128 else LIGHT_CARD
+
+
+def _is_palette_change(event: QEvent) -> bool:
+    return event.type() == QEvent.Type.PaletteChange
 
 
 def _quiet_plot(plot: pg.PlotItem) -> None:
@@ -49,8 +71,12 @@ class _BarsInAFixedBox(pg.BarGraphItem):
 class ProbabilityBars(pg.PlotWidget):
     """Ten bars, one per digit, labelled with their percentage."""
 
+    _colors: CardColors | None = None
+
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent)
+        colors = card_colors(self.palette())
+        self.setBackground(colors.background)
         self.setObjectName("probabilities")
         self.setAccessibleName("Probabilities for digits 0 to 9")
         plot = self.getPlotItem()
@@ -58,8 +84,6 @@ class ProbabilityBars(pg.PlotWidget):
         plot.hideAxis("left")
         bottom = plot.getAxis("bottom")
         bottom.setTicks([[(d, str(d)) for d in range(10)]])
-        bottom.setPen(FOREGROUND)
-        bottom.setTextPen(FOREGROUND)
         font = QFont()
         font.setPointSize(11)
         font.setBold(True)
@@ -72,9 +96,13 @@ class ProbabilityBars(pg.PlotWidget):
         plot.setYRange(0, 1.2, padding=0)
 
         self._values = np.zeros(10)
-        self._brushes = {color.name(): pg.mkBrush(color) for color in (BAR_COLOR, HIGHLIGHT_COLOR, UNSURE_COLOR)}
+        self._highlight: int | None = None
+        self._unsure = False
+        self._colors = colors
+        self._bar_brush = pg.mkBrush(colors.bar)
+        self._answer_brushes = {False: pg.mkBrush(HIGHLIGHT_COLOR), True: pg.mkBrush(UNSURE_COLOR)}
         self._bars = _BarsInAFixedBox(
-            x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(None, False), pen=pg.mkPen(None)
+            x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(), pen=pg.mkPen(None)
         )
         plot.addItem(self._bars)
         label_font = QFont()
@@ -89,7 +117,6 @@ class ProbabilityBars(pg.PlotWidget):
             # centred above its bar by its own offset (see _set_label_text).
             label = QGraphicsSimpleTextItem("")
             label.setFont(label_font)
-            label.setBrush(FOREGROUND)
             label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             label.setPos(digit, 0)
             plot.addItem(label, ignoreBounds=True)
@@ -98,11 +125,37 @@ class ProbabilityBars(pg.PlotWidget):
         # labels rather than blank them, so the next drawing's first prediction
         # again changes only the labels that differ.
         self._labels_shown = True
+        self._paint_text(colors)
 
-    def _brush_list(self, highlight: int | None, unsure: bool) -> list:
-        brushes = [self._brushes[BAR_COLOR.name()]] * 10
-        if highlight is not None:
-            brushes[highlight] = self._brushes[(UNSURE_COLOR if unsure else HIGHLIGHT_COLOR).name()]
+    def _paint_text(self, colors: CardColors) -> None:
+        bottom = self.getPlotItem().getAxis("bottom")
+        bottom.setPen(colors.foreground)
+        bottom.setTextPen(colors.foreground)
+        for label in self._labels:
+            label.setBrush(colors.foreground)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if _is_palette_change(event) and self._colors is not None:  # None: still being built
+            self.set_card_colors(card_colors(self.palette()))
+
+    def set_card_colors(self, colors: CardColors) -> None:
+        """Repaint in ``colors`` (the theme changed); what the bars show stays."""
+        if colors == self._colors:
+            return
+        self._colors = colors
+        self.setBackground(colors.background)
+        self._paint_text(colors)
+        self._bar_brush = pg.mkBrush(colors.bar)
+        self._bars.setOpts(brushes=self._brush_list())
+
+    def card_background(self) -> QColor:
+        return QColor(self._colors.background)
+
+    def _brush_list(self) -> list:
+        brushes = [self._bar_brush] * 10
+        if self._highlight is not None:
+            brushes[self._highlight] = self._answer_brushes[self._unsure]
         return brushes
 
     def values(self) -> np.ndarray:
@@ -112,11 +165,13 @@ class ProbabilityBars(pg.PlotWidget):
         """Show ``probabilities`` (0..1); ``None`` empties the bars."""
         if probabilities is None:
             self._values = np.zeros(10)
-            self._bars.setOpts(height=self._values, brushes=self._brush_list(None, False))
+            self._highlight, self._unsure = None, False
+            self._bars.setOpts(height=self._values, brushes=self._brush_list())
             self._show_labels(False)
             return
         self._values = np.clip(np.asarray(probabilities, dtype=float).reshape(10), 0.0, 1.0)
-        self._bars.setOpts(height=self._values, brushes=self._brush_list(highlight, unsure))
+        self._highlight, self._unsure = highlight, unsure
+        self._bars.setOpts(height=self._values, brushes=self._brush_list())
         for digit, (label, value) in enumerate(zip(self._labels, self._values)):
             text = f"{value * 100:.0f}%"
             if text != label.text():
@@ -147,17 +202,17 @@ class ProbabilityBars(pg.PlotWidget):
 class MetricsPlot(pg.PlotWidget):
     """Training loss, validation loss (left axis) and validation accuracy % (right axis) against epochs."""
 
+    _colors: CardColors | None = None
+
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent)
+        colors = card_colors(self.palette())
+        self.setBackground(colors.background)
         self.setObjectName("metrics_plot")
         self.setAccessibleName("Training curves")
         plot = self.getPlotItem()
         _quiet_plot(plot)
         plot.showGrid(x=True, y=True, alpha=0.15)
-        for name in ("left", "bottom", "right"):
-            axis = plot.getAxis(name)
-            axis.setPen(FOREGROUND)
-            axis.setTextPen(FOREGROUND)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "loss")
         plot.showAxis("right")
@@ -197,8 +252,10 @@ class MetricsPlot(pg.PlotWidget):
         self._acc_view.addItem(self.val_acc_curve)
         plot.vb.sigResized.connect(self._sync_views)
 
-        self._placeholder = pg.TextItem("Press Train to see loss and accuracy here", color=(150, 150, 150), anchor=(0.5, 0.5))
+        self._placeholder = pg.TextItem("Press Train to see loss and accuracy here", color=PLACEHOLDER_COLOR, anchor=(0.5, 0.5))
         plot.addItem(self._placeholder, ignoreBounds=True)
+        self._colors = colors
+        self._paint_axes(colors)
         self._steps_per_epoch = 1
         self._epochs_total = 0
         self._train_steps: list[int] = []
@@ -207,6 +264,28 @@ class MetricsPlot(pg.PlotWidget):
         self._val_losses: list[float] = []
         self._val_acc: list[float] = []
         self.reset()
+
+    def _paint_axes(self, colors: CardColors) -> None:
+        for name in ("left", "bottom", "right"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(colors.foreground)
+            axis.setTextPen(colors.foreground)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if _is_palette_change(event) and self._colors is not None:  # None: still being built
+            self.set_card_colors(card_colors(self.palette()))
+
+    def set_card_colors(self, colors: CardColors) -> None:
+        """Repaint in ``colors`` (the theme changed); the curves stay."""
+        if colors == self._colors:
+            return
+        self._colors = colors
+        self.setBackground(colors.background)
+        self._paint_axes(colors)
+
+    def card_background(self) -> QColor:
+        return QColor(self._colors.background)
 
     def _sync_views(self) -> None:
         self._acc_view.setGeometry(self.getPlotItem().vb.sceneBoundingRect())

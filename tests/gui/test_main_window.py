@@ -471,7 +471,7 @@ def _dark_palette() -> QPalette:
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_every_label_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkeypatch, test_model_path):
+def test_every_text_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkeypatch, test_model_path):
     from digitpad import paths
 
     from .conftest import new_window
@@ -493,12 +493,48 @@ def test_every_label_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monke
                         draw_stroke(window.canvas, seven(window.canvas))
                 labels = [label for label in window.findChildren(QLabel) if label.isVisible() and label.text()]
                 assert window.confidence_label in labels or shown is None
-                for label in labels:
-                    palette = label.palette()
-                    ratio = _contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
-                    # 3:1 is WCAG's floor for large text and the least any text here should have.
-                    assert ratio >= 3.0, f"{theme}: {label.objectName() or label.text()!r} has contrast {ratio:.2f}"
+                _assert_readable(window, labels, theme)
         finally:
             close_window(window)
     finally:
         app.setPalette(system_palette)
+
+
+def _assert_readable(window, labels, theme: str) -> None:
+    """Every label's text and the plots' axis text stand out from what is behind them by at least 3:1,
+    WCAG's floor for large text and the least any text here should have; the cards follow the theme."""
+    for label in labels:
+        palette = label.palette()
+        ratio = _contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
+        assert ratio >= 3.0, f"{theme}: {label.objectName() or label.text()!r} has contrast {ratio:.2f}"
+    window_is_dark = window.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    for plot in (window.bars, window.metrics_plot):
+        paper = plot.card_background()
+        assert (paper.lightness() < 128) == window_is_dark, f"{theme}: {plot.objectName()} does not follow the theme"
+        axis_text = plot.getPlotItem().getAxis("bottom").textPen().color()
+        assert _contrast(axis_text, paper) >= 3.0, f"{theme}: {plot.objectName()}'s axis text"
+    card = window.findChild(QWidget, "answer_card").palette().color(QPalette.ColorRole.Window)
+    assert (card.lightness() < 128) == window_is_dark, f"{theme}: the answer's card does not follow the theme"
+
+
+def test_a_theme_switched_while_the_app_runs_repaints_the_cards(window, qtbot, monkeypatch):
+    app = QApplication.instance()
+    system_palette = app.palette()
+    sure = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: sure)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    labels = [window.prediction_label, window.confidence_label, window.model_label]
+    bars_before = (window.bars.values(), window.bars.label_texts())
+    light_paper = window.bars.card_background()
+    try:
+        app.setPalette(_dark_palette())
+        qtbot.waitUntil(lambda: window.bars.card_background() != light_paper, timeout=2_000)
+        _assert_readable(window, labels, "switched to dark")
+    finally:
+        app.setPalette(system_palette)
+    qtbot.waitUntil(lambda: window.bars.card_background() == light_paper, timeout=2_000)
+    _assert_readable(window, labels, "switched back")
+    # The answer is still shown, as it was.
+    assert prediction_text(window) == "7"
+    assert np.array_equal(window.bars.values(), bars_before[0]) and window.bars.label_texts() == bars_before[1]

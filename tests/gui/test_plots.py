@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
-from digitpad.gui.plots import MetricsPlot, ProbabilityBars
+from digitpad.gui.plots import DARK_CARD, HIGHLIGHT_COLOR, LIGHT_CARD, UNSURE_COLOR, MetricsPlot, ProbabilityBars
 
 
 @pytest.fixture
@@ -36,6 +37,31 @@ def test_bars_show_probabilities_and_highlight_the_top_one(bars):
     assert all(brush == brushes[0] for brush in bars._bars.opts["brushes"])
     bars.set_probabilities(probabilities[::-1], highlight=6)
     assert bars.label_texts()[6] == "82%" and bars.label_texts()[3] == "2%"
+
+
+def _pixel_at(widget, x: float, y: float):
+    """The colour drawn at the view's coordinates (x, y)."""
+    point = widget.getPlotItem().vb.mapViewToScene(pg.Point(x, y))
+    pixel = widget.mapFromScene(point)
+    return widget.grab().toImage().pixelColor(pixel.x(), pixel.y())
+
+
+def test_bars_repainted_for_a_dark_theme_keep_their_answer(bars):
+    bars.resize(300, 300)
+    bars.show()
+    probabilities = np.full(10, 0.02)
+    probabilities[[3, 5]] = [0.6, 0.24]
+    bars.set_probabilities(probabilities, highlight=3, unsure=True)
+    assert _pixel_at(bars, 3, 0.3) == UNSURE_COLOR
+    assert _pixel_at(bars, 5, 0.1) == LIGHT_CARD.bar
+    assert _pixel_at(bars, 8, 0.9) == LIGHT_CARD.background
+    bars.set_card_colors(DARK_CARD)
+    assert _pixel_at(bars, 3, 0.3) == UNSURE_COLOR
+    assert _pixel_at(bars, 5, 0.1) == DARK_CARD.bar
+    assert _pixel_at(bars, 8, 0.9) == DARK_CARD.background
+    assert bars.label_texts()[3] == "60%"
+    bars.set_probabilities(probabilities, highlight=3)
+    assert _pixel_at(bars, 3, 0.3) == HIGHLIGHT_COLOR
 
 
 def test_empty_bars_keep_their_labels_texts_so_the_next_prediction_changes_few(bars, monkeypatch):
