@@ -43,14 +43,39 @@ def card_colors(palette: QPalette) -> CardColors:
     return DARK_CARD if palette.color(QPalette.ColorRole.Window).lightness() < 128 else LIGHT_CARD
 
 
-def _is_palette_change(event: QEvent) -> bool:
-    return event.type() == QEvent.Type.PaletteChange
+class _CardPlot(pg.PlotWidget):
+    """A still plot (no mouse, menu or buttons) on a card whose colours follow the theme.
 
+    Subclasses paint their own parts in ``_paint``, and call ``set_card_colors`` once built.
+    """
 
-def _quiet_plot(plot: pg.PlotItem) -> None:
-    plot.setMenuEnabled(False)
-    plot.hideButtons()
-    plot.setMouseEnabled(x=False, y=False)
+    _colors: CardColors | None = None  # None while pyqtgraph builds the widget
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        plot = self.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+
+    def _paint(self, colors: CardColors) -> None:
+        raise NotImplementedError
+
+    def set_card_colors(self, colors: CardColors) -> None:
+        """Repaint in ``colors`` (the theme changed); what the plot shows stays."""
+        if colors == self._colors:
+            return
+        self._colors = colors
+        self.setBackground(colors.background)
+        self._paint(colors)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._colors is not None:
+            self.set_card_colors(card_colors(self.palette()))
+
+    def card_background(self) -> QColor:
+        return QColor(self._colors.background)
 
 
 class _BarsInAFixedBox(pg.BarGraphItem):
@@ -68,19 +93,14 @@ class _BarsInAFixedBox(pg.BarGraphItem):
         return QRectF(self.BOX)
 
 
-class ProbabilityBars(pg.PlotWidget):
+class ProbabilityBars(_CardPlot):
     """Ten bars, one per digit, labelled with their percentage."""
-
-    _colors: CardColors | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        colors = card_colors(self.palette())
-        self.setBackground(colors.background)
         self.setObjectName("probabilities")
         self.setAccessibleName("Probabilities for digits 0 to 9")
         plot = self.getPlotItem()
-        _quiet_plot(plot)
         plot.hideAxis("left")
         bottom = plot.getAxis("bottom")
         bottom.setTicks([[(d, str(d)) for d in range(10)]])
@@ -98,8 +118,7 @@ class ProbabilityBars(pg.PlotWidget):
         self._values = np.zeros(10)
         self._highlight: int | None = None
         self._unsure = False
-        self._colors = colors
-        self._bar_brush = pg.mkBrush(colors.bar)
+        self._bar_brush = pg.mkBrush(card_colors(self.palette()).bar)
         self._answer_brushes = {False: pg.mkBrush(HIGHLIGHT_COLOR), True: pg.mkBrush(UNSURE_COLOR)}
         self._bars = _BarsInAFixedBox(
             x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(), pen=pg.mkPen(None)
@@ -125,32 +144,16 @@ class ProbabilityBars(pg.PlotWidget):
         # labels rather than blank them, so the next drawing's first prediction
         # again changes only the labels that differ.
         self._labels_shown = True
-        self._paint_text(colors)
+        self.set_card_colors(card_colors(self.palette()))
 
-    def _paint_text(self, colors: CardColors) -> None:
+    def _paint(self, colors: CardColors) -> None:
         bottom = self.getPlotItem().getAxis("bottom")
         bottom.setPen(colors.foreground)
         bottom.setTextPen(colors.foreground)
         for label in self._labels:
             label.setBrush(colors.foreground)
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if _is_palette_change(event) and self._colors is not None:  # None: still being built
-            self.set_card_colors(card_colors(self.palette()))
-
-    def set_card_colors(self, colors: CardColors) -> None:
-        """Repaint in ``colors`` (the theme changed); what the bars show stays."""
-        if colors == self._colors:
-            return
-        self._colors = colors
-        self.setBackground(colors.background)
-        self._paint_text(colors)
         self._bar_brush = pg.mkBrush(colors.bar)
         self._bars.setOpts(brushes=self._brush_list())
-
-    def card_background(self) -> QColor:
-        return QColor(self._colors.background)
 
     def _brush_list(self) -> list:
         brushes = [self._bar_brush] * 10
@@ -199,19 +202,14 @@ class ProbabilityBars(pg.PlotWidget):
         return [label.text() if label.isVisible() else "" for label in self._labels]
 
 
-class MetricsPlot(pg.PlotWidget):
+class MetricsPlot(_CardPlot):
     """Training loss, validation loss (left axis) and validation accuracy % (right axis) against epochs."""
-
-    _colors: CardColors | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        colors = card_colors(self.palette())
-        self.setBackground(colors.background)
         self.setObjectName("metrics_plot")
         self.setAccessibleName("Training curves")
         plot = self.getPlotItem()
-        _quiet_plot(plot)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "loss")
@@ -254,8 +252,7 @@ class MetricsPlot(pg.PlotWidget):
 
         self._placeholder = pg.TextItem("Press Train to see loss and accuracy here", color=PLACEHOLDER_COLOR, anchor=(0.5, 0.5))
         plot.addItem(self._placeholder, ignoreBounds=True)
-        self._colors = colors
-        self._paint_axes(colors)
+        self.set_card_colors(card_colors(self.palette()))
         self._steps_per_epoch = 1
         self._epochs_total = 0
         self._train_steps: list[int] = []
@@ -265,27 +262,11 @@ class MetricsPlot(pg.PlotWidget):
         self._val_acc: list[float] = []
         self.reset()
 
-    def _paint_axes(self, colors: CardColors) -> None:
+    def _paint(self, colors: CardColors) -> None:
         for name in ("left", "bottom", "right"):
             axis = self.getPlotItem().getAxis(name)
             axis.setPen(colors.foreground)
             axis.setTextPen(colors.foreground)
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if _is_palette_change(event) and self._colors is not None:  # None: still being built
-            self.set_card_colors(card_colors(self.palette()))
-
-    def set_card_colors(self, colors: CardColors) -> None:
-        """Repaint in ``colors`` (the theme changed); the curves stay."""
-        if colors == self._colors:
-            return
-        self._colors = colors
-        self.setBackground(colors.background)
-        self._paint_axes(colors)
-
-    def card_background(self) -> QColor:
-        return QColor(self._colors.background)
 
     def _sync_views(self) -> None:
         self._acc_view.setGeometry(self.getPlotItem().vb.sceneBoundingRect())
