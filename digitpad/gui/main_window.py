@@ -31,33 +31,23 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
-    QButtonGroup,
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QRadioButton,
     QSizePolicy,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from digitpad import __version__
-from digitpad.config import ConfigError, ModelConfig, TrainConfig
+from digitpad.config import ConfigError, TrainConfig
 from digitpad.gui import data_dialog
 from digitpad.gui import settings as keys
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, MAX_PEN_WIDTH, MIN_PEN_WIDTH, DrawingCanvas
@@ -68,8 +58,9 @@ from digitpad.gui.model_loader import (
     model_from_checkpoint,
     pin_torch_threads,
 )
-from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, MetricsPlot, ProbabilityBars, card_colors
+from digitpad.gui.plots import HIGHLIGHT_COLOR, UNSURE_COLOR, ProbabilityBars, card_colors
 from digitpad.gui.threads import new_thread
+from digitpad.gui.training_panel import TrainingPanel
 from digitpad.gui.worker import TrainingWorker
 from digitpad.paths import DATA_DIR_ENV
 
@@ -82,57 +73,6 @@ HINT = "Draw a digit"
 MODEL_FILTER = "digitpad models (*.pt);;All files (*)"
 # Live predictions while drawing get at most half of the GUI thread.
 LIVE_PREDICTION_SHARE = 2
-
-# Learning rates offered by the arrow keys: 1-2-5 steps, any value can be typed.
-_LR_STEPS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 5) if m * 10.0**e <= 1.0]
-
-
-class LearningRateSpinBox(QDoubleSpinBox):
-    """Steps through 1-2-5 values, since learning rates live on a log scale."""
-
-    def stepBy(self, steps: int) -> None:
-        value = self.value()
-        if steps > 0:
-            bigger = [v for v in _LR_STEPS if v > value * 1.0001]
-            target = bigger[min(steps, len(bigger)) - 1] if bigger else self.maximum()
-        else:
-            smaller = [v for v in _LR_STEPS if v < value * 0.9999]
-            target = smaller[-min(-steps, len(smaller))] if smaller else self.minimum()
-        self.setValue(target)
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:g}"
-
-
-class LabelledProgressBar(QProgressBar):
-    """A progress bar that keeps its text while busy (range 0..0), where QProgressBar drops it.
-
-    The busy phases (loading MNIST, testing a stopped model) are the ones where
-    the words say most.
-    """
-
-    def text(self) -> str:
-        if self.minimum() == 0 and self.maximum() == 0:
-            return self.format()
-        return super().text()
-
-
-def _format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts:
-        raise ConfigError("enter the hidden layer sizes, e.g. 512,256")
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"hidden layer sizes must be whole numbers separated by commas, not {text!r}") from None
-
 
 class SquareFrame(QWidget):
     """Keeps the canvas square, with its tool row right under it, centred as one block."""
@@ -204,7 +144,6 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._build_menus()
         self._restore_settings()
-        self._set_training_ui(False)
         self._show_prediction(None)
         self.statusBar().messageChanged.connect(self._on_status_message_changed)
         self.statusBar().showMessage("Loading the model…")
@@ -228,9 +167,12 @@ class MainWindow(QMainWindow):
         prediction = self._build_prediction_group()
         prediction.setFixedWidth(310)
         columns.addWidget(prediction, 0)
-        training = self._build_training_group()
-        training.setMinimumWidth(420)
-        columns.addWidget(training, 2)
+        self.training_panel = TrainingPanel()
+        self.training_panel.setMinimumWidth(420)
+        self.training_panel.train_button.clicked.connect(self.start_training)
+        self.training_panel.stop_button.clicked.connect(self.stop_training)
+        self.training_panel.defaults_applied.connect(self.statusBar().showMessage)
+        columns.addWidget(self.training_panel, 2)
         self.setCentralWidget(central)
         self.resize(1340, 700)
 
@@ -362,119 +304,6 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.PaletteChange:
             self._paint_answer_card()
 
-    def _build_training_group(self) -> QGroupBox:
-        group = QGroupBox("Training")
-        layout = QVBoxLayout(group)
-        defaults = TrainConfig()
-
-        start = QHBoxLayout()
-        self.fresh_radio = QRadioButton("Start a new model")
-        self.fresh_radio.setObjectName("fresh_radio")
-        self.fresh_radio.setToolTip("Train a new network with the settings below, from random weights")
-        self.continue_radio = QRadioButton("Continue the model in use")
-        self.continue_radio.setObjectName("continue_radio")
-        self.continue_radio.setToolTip("Keep training the model in use, with its architecture")
-        self.fresh_radio.setChecked(True)
-        self._start_group = QButtonGroup(group)
-        self._start_group.addButton(self.fresh_radio)
-        self._start_group.addButton(self.continue_radio)
-        self.continue_radio.toggled.connect(self._update_arch_controls)
-        start.addWidget(self.fresh_radio)
-        start.addWidget(self.continue_radio)
-        start.addStretch(1)
-        layout.addLayout(start)
-
-        form_row = QHBoxLayout()
-        left = QFormLayout()
-        right = QFormLayout()
-        for form in (left, right):
-            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-        self.arch_combo = QComboBox()
-        self.arch_combo.setObjectName("arch_combo")
-        self.arch_combo.addItem("CNN", "cnn")
-        self.arch_combo.addItem("MLP", "mlp")
-        self.arch_combo.setToolTip("CNN: two convolution layers (the default, most accurate).\n"
-                                   "MLP: the study note's fully connected network.")
-        self.arch_combo.currentIndexChanged.connect(self._update_arch_controls)
-        self.arch_combo.activated.connect(self._apply_arch_defaults)
-        self.hidden_edit = QLineEdit(",".join(str(h) for h in defaults.model.hidden))
-        self.hidden_edit.setObjectName("hidden_edit")
-        self.hidden_edit.setToolTip("The MLP's hidden layer sizes, comma separated (each 1–8192)")
-        self.hidden_edit.setPlaceholderText("512,256")
-        self.dropout_spin = QDoubleSpinBox()
-        self.dropout_spin.setObjectName("dropout_spin")
-        self.dropout_spin.setRange(0.0, 0.9)
-        self.dropout_spin.setSingleStep(0.05)
-        self.dropout_spin.setDecimals(2)
-        self.dropout_spin.setValue(defaults.model.dropout)
-        self.optimizer_combo = QComboBox()
-        self.optimizer_combo.setObjectName("optimizer_combo")
-        self.optimizer_combo.addItem("Adam", "adam")
-        self.optimizer_combo.addItem("SGD (momentum)", "sgd")
-        left.addRow("Network", self.arch_combo)
-        left.addRow("Hidden sizes", self.hidden_edit)
-        left.addRow("Dropout", self.dropout_spin)
-        left.addRow("Optimizer", self.optimizer_combo)
-
-        self.lr_spin = LearningRateSpinBox()
-        self.lr_spin.setObjectName("lr_spin")
-        self.lr_spin.setDecimals(5)
-        self.lr_spin.setRange(0.00001, 1.0)
-        self.lr_spin.setValue(defaults.lr)
-        self.lr_spin.setToolTip("Peak learning rate (arrows step 1-2-5)")
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setObjectName("batch_size_spin")
-        self.batch_spin.setRange(8, 4096)
-        self.batch_spin.setValue(defaults.batch_size)
-        self.batch_spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setObjectName("epochs_spin")
-        self.epochs_spin.setRange(1, 100)
-        self.epochs_spin.setValue(defaults.epochs)
-        self.augment_check = QCheckBox()
-        self.augment_check.setObjectName("augment_check")
-        self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing")
-        self.augment_check.setChecked(defaults.augment)
-        right.addRow("Learning rate", self.lr_spin)
-        right.addRow("Batch size", self.batch_spin)
-        right.addRow("Epochs", self.epochs_spin)
-        right.addRow("Augment", self.augment_check)
-        form_row.addLayout(left, 1)
-        form_row.addSpacing(8)
-        form_row.addLayout(right, 1)
-        layout.addLayout(form_row)
-
-        buttons = QHBoxLayout()
-        self.train_button = QPushButton("Train")
-        self.train_button.setObjectName("train_button")
-        self.train_button.setToolTip("Train on MNIST with these settings")
-        self.train_button.setDefault(False)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stop_button")
-        self.stop_button.setToolTip("Stop after the current batch and keep what was learned")
-        self.train_progress = LabelledProgressBar()
-        self.train_progress.setObjectName("train_progress")
-        self.train_progress.setAccessibleName("Training progress")
-        self.train_progress.setToolTip("Epoch, batch within the epoch, and the time left")
-        self.train_progress.setTextVisible(True)
-        self._reset_progress("Not training")
-        self.train_progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.train_progress, 1)
-        layout.addLayout(buttons)
-
-        self.metrics_plot = MetricsPlot(group)
-        self.metrics_plot.setMinimumHeight(220)
-        layout.addWidget(self.metrics_plot, 1)
-
-        self.train_button.clicked.connect(self.start_training)
-        self.stop_button.clicked.connect(self.stop_training)
-        self._update_arch_controls()
-        return group
-
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = QAction("&Open model…", self)
@@ -533,39 +362,13 @@ class MainWindow(QMainWindow):
         pen = keys.read_float(s, keys.PEN_WIDTH, DEFAULT_PEN_WIDTH, MIN_PEN_WIDTH, MAX_PEN_WIDTH)
         self.pen_slider.setValue(round(pen * 1000))
         self.canvas.set_pen_width(pen)
-        p = keys.TRAIN_PREFIX
-        arch_index = self.arch_combo.findData(keys.read_str(s, p + "arch", "cnn"))
-        self.arch_combo.setCurrentIndex(max(0, arch_index))
-        hidden = keys.read_str(s, p + "hidden", self.hidden_edit.text())
-        try:
-            ModelConfig(arch="mlp", hidden=_parse_hidden(hidden))
-            self.hidden_edit.setText(hidden)
-        except (ConfigError, ValueError):
-            pass
-        self.dropout_spin.setValue(keys.read_float(s, p + "dropout", self.dropout_spin.value(), 0.0, 0.9))
-        optimizer_index = self.optimizer_combo.findData(keys.read_str(s, p + "optimizer", "adam"))
-        self.optimizer_combo.setCurrentIndex(max(0, optimizer_index))
-        self.lr_spin.setValue(keys.read_float(s, p + "lr", self.lr_spin.value(), 1e-5, 1.0))
-        self.batch_spin.setValue(keys.read_int(s, p + "batch_size", self.batch_spin.value(), 8, 4096))
-        self.epochs_spin.setValue(keys.read_int(s, p + "epochs", self.epochs_spin.value(), 1, 100))
-        self.augment_check.setChecked(keys.read_bool(s, p + "augment", self.augment_check.isChecked()))
-        if keys.read_bool(s, p + "continue", False):
-            self.continue_radio.setChecked(True)
+        self.training_panel.restore_settings(s)
 
     def _save_settings(self) -> None:
         s = self._settings
         s.setValue(keys.GEOMETRY, self.saveGeometry())
         s.setValue(keys.PEN_WIDTH, self.canvas.pen_width())
-        p = keys.TRAIN_PREFIX
-        s.setValue(p + "arch", self.arch_combo.currentData())
-        s.setValue(p + "hidden", self.hidden_edit.text())
-        s.setValue(p + "dropout", self.dropout_spin.value())
-        s.setValue(p + "optimizer", self.optimizer_combo.currentData())
-        s.setValue(p + "lr", self.lr_spin.value())
-        s.setValue(p + "batch_size", self.batch_spin.value())
-        s.setValue(p + "epochs", self.epochs_spin.value())
-        s.setValue(p + "augment", self.augment_check.isChecked())
-        s.setValue(p + "continue", self.continue_radio.isChecked())
+        self.training_panel.save_settings(s)
         s.sync()
 
     # ========================================================== model loading
@@ -637,8 +440,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(model.describe_lines())
         self.model_label.setToolTip(str(model.path) if model.path else "")
         if history and not self.is_training():
-            self.metrics_plot.set_history(getattr(model.checkpoint, "history", None))
-        self._update_arch_controls()
+            self.training_panel.metrics_plot.set_history(getattr(model.checkpoint, "history", None))
+        self.training_panel.set_model_in_use(model.name, model.model_config)
         self._update_model_actions()
         self._predict_now()
         self.model_changed.emit(model.describe())
@@ -741,57 +544,12 @@ class MainWindow(QMainWindow):
     # =============================================================== training
 
     @Slot()
-    def _update_arch_controls(self) -> None:
-        continuing = self.continue_radio.isChecked()
-        self.continue_radio.setEnabled(self._model is not None and not self.is_training())
-        if continuing and self._model is not None:
-            self.continue_radio.setText(f"Continue the model in use ({self._model.name})")
-        else:
-            self.continue_radio.setText("Continue the model in use")
-        idle = not self.is_training()
-        self.arch_combo.setEnabled(idle and not continuing)
-        is_mlp = self.arch_combo.currentData() == "mlp"
-        self.hidden_edit.setEnabled(idle and not continuing and is_mlp)
-        self.dropout_spin.setEnabled(idle and not continuing)
-
-    @Slot(int)
-    def _apply_arch_defaults(self, _index: int) -> None:
-        """A network picked by the user brings its own best settings (config.ARCH_TRAINING_DEFAULTS)."""
-        defaults = TrainConfig.defaults_for(self.arch_combo.currentData())
-        self.lr_spin.setValue(defaults.lr)
-        self.batch_spin.setValue(defaults.batch_size)
-        self.augment_check.setChecked(defaults.augment)
-        self.statusBar().showMessage(
-            f"{self.arch_combo.currentText()} defaults: learning rate {defaults.lr:g}, batch size {defaults.batch_size}, "
-            f"augmentation {'on' if defaults.augment else 'off'}."
-        )
-
-    def build_train_config(self) -> TrainConfig:
-        """The panel's settings as a TrainConfig; raises ConfigError with a readable message."""
-        if self.continue_radio.isChecked():
-            if self._model is None:
-                raise ConfigError("there is no model in use to continue; choose “Start a new model”")
-            model_config = self._model.model_config
-        else:
-            arch = self.arch_combo.currentData()
-            hidden = _parse_hidden(self.hidden_edit.text()) if arch == "mlp" else TrainConfig().model.hidden
-            model_config = ModelConfig(arch=arch, hidden=hidden, dropout=self.dropout_spin.value())
-        return TrainConfig.defaults_for(model_config.arch).with_changes(
-            model=model_config,
-            optimizer=self.optimizer_combo.currentData(),
-            lr=self.lr_spin.value(),
-            batch_size=self.batch_spin.value(),
-            epochs=self.epochs_spin.value(),
-            augment=self.augment_check.isChecked(),
-        )
-
-    @Slot()
     def start_training(self) -> None:
         """What the Train button does: check settings and data, then train on a QThread."""
         if self.is_training() or self._closing:
             return
         try:
-            config = self.build_train_config()
+            config = self.training_panel.build_train_config()
         except ConfigError as error:
             self._show_error("Check the training settings", f"The training settings are not valid: {error}.")
             return
@@ -802,7 +560,7 @@ class MainWindow(QMainWindow):
         if os.environ.get(DATA_DIR_ENV) or self._has_mnist(folder):
             self._launch_worker(config, folder, download=False, note=note)
             return
-        self.train_button.setEnabled(False)
+        self.training_panel.train_button.setEnabled(False)
         missing = f"MNIST is not in {folder}."
         self.statusBar().showMessage(f"{note} {missing}" if note else missing)
         data_dialog.ask_data_source(
@@ -842,7 +600,7 @@ class MainWindow(QMainWindow):
     def _on_data_answer(self, answer: str, config: TrainConfig, folder: Path) -> None:
         if self._closing:
             return
-        self.train_button.setEnabled(not self.is_training())
+        self.training_panel.train_button.setEnabled(not self.is_training())
         if answer == data_dialog.DOWNLOAD:
             self._settings.setValue(keys.DATA_DIR, str(folder))
             self._launch_worker(config, folder, download=True)
@@ -865,7 +623,7 @@ class MainWindow(QMainWindow):
 
     def _launch_worker(self, config: TrainConfig, folder: Path, download: bool, note: str = "") -> None:
         initial_state = initial_history = None
-        if self.continue_radio.isChecked() and self._model is not None:
+        if self.training_panel.continuing() and self._model is not None:
             initial_state = self._model.copy_of_weights()
             initial_history = getattr(self._model.checkpoint, "history", None)
         worker = TrainingWorker(config, folder, download=download, initial_state=initial_state,
@@ -884,10 +642,10 @@ class MainWindow(QMainWindow):
         thread.finished.connect(self._on_training_thread_finished)
         self._worker, self._train_thread = worker, thread
 
-        self.metrics_plot.reset()
         self._batches_seen = self._stopping = False
-        self._set_training_ui(True)
-        self._show_busy("Downloading MNIST…" if download else "Loading MNIST…")
+        self.training_panel.metrics_plot.reset()
+        self.training_panel.set_training(True)
+        self.training_panel.show_busy("Downloading MNIST…" if download else "Loading MNIST…")
         what = "Continuing" if initial_state is not None else "Training a new"
         starting = f"{what} {config.model.describe()} for {config.epochs} epoch(s)…"
         self.statusBar().showMessage(f"{note} Using MNIST from {folder}. {starting}" if note else starting)
@@ -899,65 +657,35 @@ class MainWindow(QMainWindow):
         if self._worker is not None:
             self._worker.stop()
             self._stopping = True
-            self.stop_button.setEnabled(False)
+            self.training_panel.stop_button.setEnabled(False)
             if not self._batches_seen:
                 self.statusBar().showMessage("Stopping…")
                 return
             # fit() measures the stopped model on the 10,000 test digits: a few seconds.
-            self._show_busy("Stopping: testing the model so far…")
+            self.training_panel.show_busy("Stopping: testing the model so far…")
             self.statusBar().showMessage("Stopping after this batch, then testing the model trained so far…")
-
-    def _set_training_ui(self, training: bool) -> None:
-        self.train_button.setEnabled(not training)
-        self.stop_button.setEnabled(training)
-        self.fresh_radio.setEnabled(not training)
-        for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin, self.augment_check):
-            widget.setEnabled(not training)
-        self._update_arch_controls()
 
     @Slot(int, int)
     def _on_data_progressed(self, done: int, total: int) -> None:
-        if total > 0:
-            self.train_progress.setRange(0, 1000)
-            self.train_progress.setValue(min(1000, int(1000 * done / total)))
-            self.train_progress.setFormat(f"Downloading MNIST: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
-        else:
-            self._show_busy(f"Downloading MNIST: {done / 1e6:.1f} MB")
+        self.training_panel.show_download(done, total)
 
     @Slot(int, int)
     def _on_data_loaded(self, train_count: int, test_count: int) -> None:
-        self._show_busy("Starting…")
+        self.training_panel.show_busy("Starting…")
         self.statusBar().showMessage(f"Training on {train_count:,} MNIST digits; testing on {test_count:,}.")
 
     @Slot(object, object)
     def _on_batch_progressed(self, progress: Any, points: list) -> None:
         if self._closing:
             return
-        self.metrics_plot.set_run_length(progress.steps_per_epoch, progress.epochs)
-        if points:
-            steps, losses = zip(*points)
-            self.metrics_plot.add_train_points(steps, losses)
         self._batches_seen = True
-        if self._stopping:
-            return  # the progress bar says it is stopping; a late update must not say otherwise
-        total = max(1, progress.total_steps)
-        self.train_progress.setRange(0, total)
-        self.train_progress.setValue(min(total, progress.global_step))
-        if progress.global_step >= total:
-            # fit() measures the model on the test set after the last batch.
-            self.train_progress.setFormat("Testing the trained model…")
-            return
-        left = progress.elapsed / max(1, progress.global_step) * (total - progress.global_step)
-        self.train_progress.setFormat(
-            f"Epoch {progress.epoch}/{progress.epochs} · {progress.step}/{progress.steps_per_epoch} · "
-            f"{_format_duration(left)} left"
-        )
+        self.training_panel.show_batch_progress(progress, points, stopping=self._stopping)
 
     @Slot(object)
     def _on_validated(self, result: Any) -> None:
         if self._closing:
             return
-        self.metrics_plot.add_validation(result.global_step, result.loss, result.accuracy)
+        self.training_panel.metrics_plot.add_validation(result.global_step, result.loss, result.accuracy)
         if self._stopping:
             return
         self.statusBar().showMessage(
@@ -968,12 +696,11 @@ class MainWindow(QMainWindow):
     def _on_training_finished(self, result: Any) -> None:
         if self._closing:
             return
-        self.train_progress.setRange(0, 1)
-        self.train_progress.setValue(1)
-        self.metrics_plot.set_history(result.history)
+        self.training_panel.show_finished()
+        self.training_panel.metrics_plot.set_history(result.history)
         trained_steps = len(result.history.get("train_step", [])) if isinstance(result.history, dict) else 0
         if result.stopped and trained_steps == 0 and not _finite(result.test_accuracy):
-            self.train_progress.setFormat("Stopped")
+            self.training_panel.set_progress_text("Stopped")
             self.statusBar().showMessage("Training stopped before the first batch; the model in use is unchanged.")
             return
         try:
@@ -1007,7 +734,7 @@ class MainWindow(QMainWindow):
         current = self._model.test_accuracy if self._model is not None else None
         if result.stopped and current is not None and _finite(result.test_accuracy) and result.test_accuracy < current:
             # A run cut short must not silently replace a better model.
-            self.train_progress.setFormat(f"Stopped · {accuracy}")
+            self.training_panel.set_progress_text(f"Stopped · {accuracy}")
             kept = f"saved as {path}" if saved else "not saved"
             self.statusBar().showMessage(
                 f"Stopped. The partly trained model ({accuracy}) is less accurate than the one in use "
@@ -1016,7 +743,7 @@ class MainWindow(QMainWindow):
             return
         self._use_model(model, history=False)
         note = self._remember_current_model(path) if saved else ""
-        self.train_progress.setFormat(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
+        self.training_panel.set_progress_text(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
         verb = "Stopped early; the partly trained" if result.stopped else "Training finished. The new"
         self.statusBar().showMessage(f"{verb} model is now in use: test accuracy {accuracy}.{note}")
 
@@ -1035,14 +762,14 @@ class MainWindow(QMainWindow):
     def _on_training_cancelled(self) -> None:
         if self._closing:
             return
-        self._reset_progress("Cancelled")
+        self.training_panel.reset_progress("Cancelled")
         self.statusBar().showMessage("Training cancelled before it began; the model in use is unchanged.")
 
     @Slot(str)
     def _on_data_failed(self, message: str) -> None:
         if self._closing:
             return
-        self._reset_progress("No data")
+        self.training_panel.reset_progress("No data")
         self._show_error("MNIST could not be loaded", message)
         self.statusBar().showMessage("Training did not start: MNIST could not be loaded.")
 
@@ -1050,19 +777,9 @@ class MainWindow(QMainWindow):
     def _on_training_failed(self, message: str) -> None:
         if self._closing:
             return
-        self._reset_progress("Failed")
+        self.training_panel.reset_progress("Failed")
         self._show_error("Training failed", message)
         self.statusBar().showMessage("Training failed; the model in use is unchanged.")
-
-    def _show_busy(self, text: str) -> None:
-        """The progress bar's busy animation, with ``text`` on it (see LabelledProgressBar)."""
-        self.train_progress.setRange(0, 0)
-        self.train_progress.setFormat(text)
-
-    def _reset_progress(self, text: str) -> None:
-        self.train_progress.setRange(0, 1)
-        self.train_progress.setValue(0)
-        self.train_progress.setFormat(text)
 
     @Slot()
     def _on_training_thread_finished(self) -> None:
@@ -1074,9 +791,9 @@ class MainWindow(QMainWindow):
         self._worker = None
         if self._closing:
             return
-        if self.train_progress.maximum() == 0:
-            self._reset_progress("Not training")
-        self._set_training_ui(False)
+        if self.training_panel.is_busy():
+            self.training_panel.reset_progress("Not training")
+        self.training_panel.set_training(False)
         self.training_ended.emit()
 
     # ================================================================= models

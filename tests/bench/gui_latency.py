@@ -448,6 +448,7 @@ def measure(args, workdir: Path) -> int:
     sequences, _labels = load_stroke_set()
 
     from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QComboBox, QPushButton, QRadioButton, QSpinBox
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(workdir / "settings"))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -510,17 +511,20 @@ def measure(args, workdir: Path) -> int:
         worker.batch_progressed.connect(on_batch)
 
     window.training_started.connect(on_started)
-    window.arch_combo.setCurrentIndex(window.arch_combo.findData("cnn"))
-    window.fresh_radio.setChecked(True)
+    # Found by name, so that a --baseline whose window lays out its widgets differently runs too.
+    arch_combo = window.findChild(QComboBox, "arch_combo")
+    arch_combo.setCurrentIndex(arch_combo.findData("cnn"))
+    window.findChild(QRadioButton, "fresh_radio").setChecked(True)
+    batch_size = window.findChild(QSpinBox, "batch_size_spin").value()
     train_start = time.perf_counter()
-    window.train_button.click()
+    window.findChild(QPushButton, "train_button").click()
     if not window.is_training():
         print("the Train button did not start training", file=sys.stderr)
         return 1
     run_for(args.train_seconds)
     train_end = time.perf_counter()
     steps_in_window = ready["steps"]
-    window.stop_button.click()
+    window.findChild(QPushButton, "stop_button").click()
     stop_clicked = time.perf_counter()
     wait_until(lambda: ready["ended"], 300)
     stop_to_end = time.perf_counter() - stop_clicked
@@ -542,7 +546,6 @@ def measure(args, workdir: Path) -> int:
     window.deleteLater()
     qt_app.processEvents()
 
-    batch_size = window.batch_spin.value()
     training_seconds = train_end - first if ready["first_batch"] else 0.0
     rate = (steps_in_window - ready.get("first_step", 0)) / training_seconds if training_seconds else 0.0
     print(f"model: {model_note}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")

@@ -71,11 +71,11 @@ def test_closing_mid_training_exits_with_status_zero(tmp_path, test_model_path, 
     result = run_python(
         _app_script("""
 def on_ready(window):
-    window.epochs_spin.setValue(100)
-    window.batch_spin.setValue(16)
-    window.train_button.click()
+    window.training_panel.epochs_spin.setValue(100)
+    window.training_panel.batch_spin.setValue(16)
+    window.training_panel.train_button.click()
     def close_when_training():
-        if window.train_progress.text().startswith("Epoch"):
+        if window.training_panel.train_progress.text().startswith("Epoch"):
             print("closing mid-training")
             window.close()
         else:

@@ -319,16 +319,16 @@ def test_no_model_at_all_still_lets_you_draw(qtbot, monkeypatch, tmp_path):
 def test_panel_settings_survive_a_restart(window, qtbot):
     from digitpad.gui.main_window import MainWindow
 
-    window.epochs_spin.setValue(7)
-    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
-    window.hidden_edit.setText("128,64")
+    window.training_panel.epochs_spin.setValue(7)
+    window.training_panel.arch_combo.setCurrentIndex(window.training_panel.arch_combo.findData("mlp"))
+    window.training_panel.hidden_edit.setText("128,64")
     window.pen_slider.setValue(120)
     close_window(window)
     again = MainWindow(load_model=False)
     try:
-        assert again.epochs_spin.value() == 7
-        assert again.arch_combo.currentData() == "mlp"
-        assert again.hidden_edit.text() == "128,64"
+        assert again.training_panel.epochs_spin.value() == 7
+        assert again.training_panel.arch_combo.currentData() == "mlp"
+        assert again.training_panel.hidden_edit.text() == "128,64"
         assert again.canvas.pen_width() == pytest.approx(0.12)
     finally:
         close_window(again)
@@ -348,16 +348,16 @@ def test_broken_settings_values_fall_back_to_defaults(qtbot):
     window = MainWindow(load_model=False)
     try:
         defaults = TrainConfig()
-        assert window.epochs_spin.value() == defaults.epochs
-        assert window.lr_spin.value() == pytest.approx(defaults.lr)
-        assert window.arch_combo.currentData() == "cnn"
+        assert window.training_panel.epochs_spin.value() == defaults.epochs
+        assert window.training_panel.lr_spin.value() == pytest.approx(defaults.lr)
+        assert window.training_panel.arch_combo.currentData() == "cnn"
     finally:
         close_window(window)
 
 
 def test_invalid_hidden_sizes_are_refused_with_a_message(window):
-    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
-    window.hidden_edit.setText("512,abc")
+    window.training_panel.arch_combo.setCurrentIndex(window.training_panel.arch_combo.findData("mlp"))
+    window.training_panel.hidden_edit.setText("512,abc")
     window.findChild(QPushButton, "train_button").click()
     boxes = error_boxes(window)
     assert boxes and "hidden" in boxes[0].text()
@@ -366,7 +366,7 @@ def test_invalid_hidden_sizes_are_refused_with_a_message(window):
 
 
 def test_learning_rate_steps_on_a_log_scale(window):
-    spin = window.lr_spin
+    spin = window.training_panel.lr_spin
     spin.setValue(0.001)
     spin.stepBy(1)
     assert spin.value() == pytest.approx(0.002)
@@ -379,14 +379,14 @@ def test_learning_rate_steps_on_a_log_scale(window):
 def test_picking_a_network_brings_its_own_defaults(window):
     from digitpad.config import TrainConfig
 
-    combo = window.arch_combo
+    combo = window.training_panel.arch_combo
     combo.setCurrentIndex(combo.findData("mlp"))
     combo.activated.emit(combo.currentIndex())  # what a user's pick emits
     mlp = TrainConfig.defaults_for("mlp")
-    assert window.batch_spin.value() == mlp.batch_size
-    assert window.augment_check.isChecked() == mlp.augment
-    assert window.hidden_edit.isEnabled()
-    config = window.build_train_config()
+    assert window.training_panel.batch_spin.value() == mlp.batch_size
+    assert window.training_panel.augment_check.isChecked() == mlp.augment
+    assert window.training_panel.hidden_edit.isEnabled()
+    config = window.training_panel.build_train_config()
     assert config.model.arch == "mlp" and config.lr == pytest.approx(mlp.lr)
 
 
@@ -508,7 +508,7 @@ def _assert_readable(window, labels, theme: str) -> None:
         ratio = _contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
         assert ratio >= 3.0, f"{theme}: {label.objectName() or label.text()!r} has contrast {ratio:.2f}"
     window_is_dark = window.palette().color(QPalette.ColorRole.Window).lightness() < 128
-    for plot in (window.bars, window.metrics_plot):
+    for plot in (window.bars, window.training_panel.metrics_plot):
         paper = plot.card_background()
         assert (paper.lightness() < 128) == window_is_dark, f"{theme}: {plot.objectName()} does not follow the theme"
         axis_text = plot.getPlotItem().getAxis("bottom").textPen().color()

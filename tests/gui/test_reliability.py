@@ -211,11 +211,11 @@ def choose_download(window, qtbot) -> None:
 
 
 def small_mlp(window, epochs: int, hidden: str = "64", batch_size: int = 128) -> None:
-    window.arch_combo.setCurrentIndex(window.arch_combo.findData("mlp"))
-    window.hidden_edit.setText(hidden)
-    window.epochs_spin.setValue(epochs)
-    window.batch_spin.setValue(batch_size)
-    window.augment_check.setChecked(False)
+    window.training_panel.arch_combo.setCurrentIndex(window.training_panel.arch_combo.findData("mlp"))
+    window.training_panel.hidden_edit.setText(hidden)
+    window.training_panel.epochs_spin.setValue(epochs)
+    window.training_panel.batch_spin.setValue(batch_size)
+    window.training_panel.augment_check.setChecked(False)
 
 
 # -------------------------------------------------------------------------------- checkpoints

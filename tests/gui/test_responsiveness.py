@@ -206,7 +206,7 @@ def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_po
     monkeypatch.setattr(training, "fit", burst_fit)
     monkeypatch.setattr(data, "load_mnist", fakes.fake_load)
 
-    plot = window.metrics_plot
+    plot = window.training_panel.metrics_plot
     items_before = list(plot.getPlotItem().items)
     curve = plot.train_curve
     received: list[int] = []
@@ -225,7 +225,7 @@ def test_a_burst_of_batch_progress_reaches_the_plot_as_few_updates_with_every_po
     monkeypatch.setattr(plot, "add_train_points", add_train_points)
     monkeypatch.setattr(curve, "setData", set_data)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
-        window.train_button.click()
+        window.training_panel.train_button.click()
     assert received == list(range(1, steps + 1))
     assert 1 <= updates["add"] < 100
     assert updates["setData"] < 150

@@ -32,7 +32,7 @@ class PlotWatcher(QObject):
     @Slot(object)
     def on_validated(self, result) -> None:
         self.validations += 1
-        self.counts.append(self.window.metrics_plot.point_counts())
+        self.counts.append(self.window.training_panel.metrics_plot.point_counts())
 
 
 def buttons(window) -> tuple[QPushButton, QPushButton]:
@@ -40,8 +40,8 @@ def buttons(window) -> tuple[QPushButton, QPushButton]:
 
 
 def small_run(window, epochs: int = 2, batch_size: int = 32) -> None:
-    window.epochs_spin.setValue(epochs)
-    window.batch_spin.setValue(batch_size)
+    window.training_panel.epochs_spin.setValue(epochs)
+    window.training_panel.batch_spin.setValue(batch_size)
 
 
 def click_train(window, qtbot) -> None:
@@ -81,7 +81,7 @@ def test_train_button_trains_and_the_new_model_takes_over(window, qtbot, use_tin
     # The curves gained points while training ran.
     assert seen.counts[0][0] >= 1 and seen.counts[0][1] == 1
     assert seen.counts[1][0] > seen.counts[0][0] and seen.counts[1][1] == 2
-    train_points, val_points, acc_points = window.metrics_plot.point_counts()
+    train_points, val_points, acc_points = window.training_panel.metrics_plot.point_counts()
     assert train_points >= 2 and val_points == acc_points == 2
 
     new_model = window.model()
@@ -121,8 +121,8 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
     continued_config = window.model().model_config
     first_history = window.model().checkpoint.history
     assert len(first_history["val_accuracy"]) == 1
-    window.continue_radio.setChecked(True)
-    assert not window.arch_combo.isEnabled()
+    window.training_panel.continue_radio.setChecked(True)
+    assert not window.training_panel.arch_combo.isEnabled()
     click_train(window, qtbot)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         pass
@@ -135,9 +135,9 @@ def test_continue_training_starts_from_the_weights_in_use(window, qtbot, use_tin
     earlier = list(first_history.get("val_accuracy", []))
     assert history["val_accuracy"][: len(earlier)] == earlier and len(history["val_accuracy"]) == len(earlier) + 1
     assert history["val_step"] == sorted(history["val_step"])
-    assert window.metrics_plot.point_counts()[2] == len(earlier) + 1
+    assert window.training_panel.metrics_plot.point_counts()[2] == len(earlier) + 1
 
-    window.fresh_radio.setChecked(True)
+    window.training_panel.fresh_radio.setChecked(True)
     small_run(window, epochs=1)
     click_train(window, qtbot)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
