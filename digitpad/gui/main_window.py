@@ -883,9 +883,12 @@ class MainWindow(QMainWindow):
         def place(path: Path) -> str:
             """The path as a link to its folder (a file's own link would open it in some other app)."""
             text = html.escape(str(path))
-            if not path.exists():
-                return f"{text} (not created yet)"
-            folder = path if path.is_dir() else path.parent
+            try:
+                if not path.exists():
+                    return f"{text} (not created yet)"
+                folder = path if path.is_dir() else path.parent
+            except OSError as error:  # e.g. a folder on the way that this user may not read
+                return f"{text} ({html.escape(error.strerror or str(error))})"
             return f'<a href="{QUrl.fromLocalFile(str(folder)).toString()}">{text}</a>'
 
         if self._model is None:

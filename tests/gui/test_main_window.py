@@ -538,3 +538,21 @@ def test_a_theme_switched_while_the_app_runs_repaints_the_cards(window, qtbot, m
     # The answer is still shown, as it was.
     assert prediction_text(window) == "7"
     assert np.array_equal(window.bars.values(), bars_before[0]) and window.bars.label_texts() == bars_before[1]
+
+
+def test_about_names_a_folder_it_cannot_read_instead_of_failing(window, monkeypatch):
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QMessageBox
+
+    real_exists = Path.exists
+
+    def exists(path, *args, **kwargs):
+        if path.name == "models":
+            raise PermissionError(13, "Permission denied")
+        return real_exists(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    window.about_action.trigger()
+    (box,) = window.findChildren(QMessageBox, "about_dialog")
+    assert "models (Permission denied)" in box.text()
