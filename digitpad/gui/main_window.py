@@ -122,6 +122,8 @@ class MainWindow(QMainWindow):
     # The training thread has ended and the panel is ready for another run.
     training_ended = Signal()
 
+    _answer_card: QWidget | None = None
+
     def __init__(self, parent: QWidget | None = None, *, load_model: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("main_window")
@@ -301,7 +303,7 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and self._answer_card is not None:  # None: still being built
             self._paint_answer_card()
 
     def _build_menus(self) -> None:

@@ -98,6 +98,7 @@ class ProbabilityBars(_CardPlot):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        colors = card_colors(self.palette())
         self.setObjectName("probabilities")
         self.setAccessibleName("Probabilities for digits 0 to 9")
         plot = self.getPlotItem()
@@ -118,7 +119,7 @@ class ProbabilityBars(_CardPlot):
         self._values = np.zeros(10)
         self._highlight: int | None = None
         self._unsure = False
-        self._bar_brush = pg.mkBrush(card_colors(self.palette()).bar)
+        self._bar_brush = pg.mkBrush(colors.bar)
         self._answer_brushes = {False: pg.mkBrush(HIGHLIGHT_COLOR), True: pg.mkBrush(UNSURE_COLOR)}
         self._bars = _BarsInAFixedBox(
             x=np.arange(10), height=self._values, width=0.72, brushes=self._brush_list(), pen=pg.mkPen(None)
@@ -144,7 +145,7 @@ class ProbabilityBars(_CardPlot):
         # labels rather than blank them, so the next drawing's first prediction
         # again changes only the labels that differ.
         self._labels_shown = True
-        self.set_card_colors(card_colors(self.palette()))
+        self.set_card_colors(colors)
 
     def _paint(self, colors: CardColors) -> None:
         bottom = self.getPlotItem().getAxis("bottom")
