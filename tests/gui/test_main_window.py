@@ -15,7 +15,12 @@ from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 from stroke_replay import send_mouse_event
 
-from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, error_boxes, one, prediction_text, seven
+from .conftest import MODEL_TIMEOUT_MS, close_window, draw_stroke, error_boxes, new_window, one, prediction_text, seven
+
+# Answers a test can make the model give, to see how the window shows them.
+SURE_SEVEN = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
+UNSURE_SEVEN = Prediction(7, 0.6, np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02]),
+                          np.zeros((28, 28), np.float32))  # runner-up: 1
 
 
 def test_named_widgets_for_automation(window):
@@ -180,10 +185,8 @@ def test_keyboard_shortcuts(window, qtbot):
 
 
 def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypatch):
-    probabilities = np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02])
-    unsure = Prediction(digit=7, confidence=0.6, probabilities=probabilities, model_input=np.zeros((28, 28), np.float32))
-    assert unsure.unsure
-    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: unsure)
+    assert UNSURE_SEVEN.unsure
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: UNSURE_SEVEN)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     assert prediction_text(window) == "7?"
@@ -474,8 +477,6 @@ def _dark_palette() -> QPalette:
 def test_every_text_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkeypatch, test_model_path):
     from digitpad import paths
 
-    from .conftest import new_window
-
     app = QApplication.instance()
     system_palette = app.palette()
     if theme == "dark":
@@ -484,9 +485,7 @@ def test_every_text_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkey
         paths.set_current_model(test_model_path)
         window = new_window(qtbot)
         try:
-            sure = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
-            unsure = Prediction(7, 0.6, np.array([0, 0.35, 0, 0, 0, 0, 0, 0.6, 0.05, 0]), np.zeros((28, 28), np.float32))
-            for shown in (None, sure, unsure):
+            for shown in (None, SURE_SEVEN, UNSURE_SEVEN):
                 if shown is not None:
                     monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes, p=shown: p)
                     with qtbot.waitSignal(window.prediction_updated):
@@ -520,8 +519,7 @@ def _assert_readable(window, labels, theme: str) -> None:
 def test_a_theme_switched_while_the_app_runs_repaints_the_cards(window, qtbot, monkeypatch):
     app = QApplication.instance()
     system_palette = app.palette()
-    sure = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
-    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: sure)
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: SURE_SEVEN)
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     labels = [window.prediction_label, window.confidence_label, window.model_label]
