@@ -17,6 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from digitpad import checkpoint, cli, data, paths
+from digitpad.cli.predict import read_image
 from digitpad.models import build_model
 from bad_checkpoints import good_checkpoint
 from cli_helpers import assert_one_clean_message, digit_image, run
@@ -50,12 +51,13 @@ def test_train_help_shows_the_defaults(capsys):
 
 
 def test_train_takes_the_chosen_architectures_defaults():
-    from digitpad.cli import _build_parser, _train_config
+    from digitpad.cli.parser import build_parser
+    from digitpad.cli.train import train_config
     from digitpad.config import TrainConfig
 
-    mlp = _train_config(_build_parser().parse_args(["train", "--arch", "mlp", "--epochs", "1"]))
+    mlp = train_config(build_parser().parse_args(["train", "--arch", "mlp", "--epochs", "1"]))
     assert mlp == TrainConfig.defaults_for("mlp", epochs=1)
-    cnn = _train_config(_build_parser().parse_args(["train", "--no-augment", "--lr", "0.01"]))
+    cnn = train_config(build_parser().parse_args(["train", "--no-augment", "--lr", "0.01"]))
     assert cnn == TrainConfig.defaults_for("cnn", augment=False, lr=0.01)
 
 
@@ -439,13 +441,13 @@ def test_odd_formats_read_like_the_plain_image(tmp_path):
     for name, make in (("sixteen-bit.png", _sixteen_bit_png), ("animated.gif", _animated_gif),
                        ("cmyk.jpg", _cmyk_jpeg)):
         make(tmp_path / name)
-        assert np.abs(to_mnist_image(cli.read_image(tmp_path / name)) - reference).max() < 0.2, name
+        assert np.abs(to_mnist_image(read_image(tmp_path / name)) - reference).max() < 0.2, name
 
 
 def test_a_huge_image_is_shrunk_before_preprocessing(tmp_path):
     _huge_png(tmp_path / "huge.png")
     started = time.perf_counter()
-    pixels = cli.read_image(tmp_path / "huge.png")
+    pixels = read_image(tmp_path / "huge.png")
     assert max(pixels.shape) <= 2048
     assert time.perf_counter() - started < 30  # generous: this guards against a hang, not a speed
 

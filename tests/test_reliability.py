@@ -17,8 +17,9 @@ from PIL import Image
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from cli_helpers import assert_one_clean_message, digit_image, run
-from digitpad import checkpoint, cli, data
+from digitpad import checkpoint, data
 from digitpad.checkpoint import CheckpointError
+from digitpad.cli.predict import read_image
 from fake_mirror import UNREACHABLE_MIRROR, use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 
@@ -369,7 +370,7 @@ def test_predict_reads_the_odd_images_as_the_samedigit_image(predict_inputs):
 
     reference = to_mnist_image(np.asarray(digit_image()))
     for name in ("10000x10000.png", "animated.gif", "16-bit.png", "cmyk.jpg"):
-        pixels = cli.read_image(predict_inputs / name)
+        pixels = read_image(predict_inputs / name)
         assert max(pixels.shape[:2]) <= 2048, name
         assert np.abs(to_mnist_image(pixels) - reference).mean() < 0.05, name
 

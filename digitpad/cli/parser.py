@@ -1,0 +1,73 @@
+"""The command line's grammar: one parser, with every default read from ``digitpad.config``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digitpad import __version__
+from digitpad.cli.common import Parser, int_list, positive_int
+from digitpad.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
+
+
+def build_parser() -> Parser:
+    defaults = TrainConfig()
+    parser = Parser(
+        prog="digitpad",
+        description="Draw a digit and watch a neural network read it. Without a command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"digitpad {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    commands.add_parser("gui", help="open the app (the default); Qt options may follow")
+
+    train = commands.add_parser(
+        "train", help="train a model on MNIST without the app",
+        description="Train a model on MNIST. Without --out, the model is saved in digitpad's models folder "
+        "and becomes the app's current model.",
+    )
+    cnn, mlp = TrainConfig.defaults_for("cnn"), TrainConfig.defaults_for("mlp")
+
+    def per_arch(name: str, show=str) -> str:
+        cnn_value, mlp_value = getattr(cnn, name), getattr(mlp, name)
+        if cnn_value == mlp_value:
+            return f"default {show(cnn_value)}"
+        return f"default {show(cnn_value)} for the CNN, {show(mlp_value)} for the MLP"
+
+    # Unset options (None) take the chosen architecture's defaults from TrainConfig.defaults_for.
+    train.add_argument("--arch", choices=ARCHITECTURES,
+                       help=f"network: the study note's MLP or the CNN (default {defaults.model.arch})")
+    train.add_argument("--hidden", type=int_list, metavar="SIZES",
+                       help=f"MLP hidden layer sizes (default {','.join(map(str, defaults.model.hidden))})")
+    train.add_argument("--channels", type=int_list, metavar="C1,C2",
+                       help=f"CNN channel counts (default {','.join(map(str, defaults.model.channels))})")
+    train.add_argument("--dropout", type=float, help=f"dropout probability (default {defaults.model.dropout:g})")
+    train.add_argument("--optimizer", choices=OPTIMIZERS,
+                       help=f"optimizer ({per_arch('optimizer')}; sgd uses momentum)")
+    train.add_argument("--lr", type=float, help=f"peak learning rate of the one-cycle schedule ({per_arch('lr', '{:g}'.format)})")
+    train.add_argument("--batch-size", type=positive_int, help=f"images per step ({per_arch('batch_size')})")
+    train.add_argument("--epochs", type=positive_int, help=f"passes over the training images ({per_arch('epochs')})")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help="randomly rotate, scale, shear, shift, re-stroke and thicken or thin training images "
+                       f"({per_arch('augment', lambda on: 'on' if on else 'off')})")
+    train.add_argument("--non-digits", type=float, metavar="SHARE",
+                       help="add random non-digit drawings (grids, spirals, scribbles...), SHARE of each batch, "
+                       "trained towards no digit in particular, so the model is unsure of them (default 0: off)")
+    train.add_argument("--from", dest="start_from", type=Path, metavar="PATH",
+                       help="continue training this saved model (it keeps its architecture)")
+    train.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
+    train.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITPAD_DATA_DIR "
+                       "or digitpad's data folder; downloaded there if missing)")
+    train.add_argument("--out", type=Path, metavar="PATH", help="where to save the model")
+
+    evaluate = commands.add_parser("eval", help="measure a model's accuracy on the 10,000 MNIST test images")
+    evaluate.add_argument("--checkpoint", type=Path, metavar="PATH",
+                          help="model file (default: the app's current model)")
+    evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder")
+
+    predict = commands.add_parser("predict", help="classify image files")
+    predict.add_argument("--checkpoint", type=Path, metavar="PATH",
+                         help="model file (default: the app's current model)")
+    predict.add_argument("--json", action="store_true", help="print one JSON array instead of text lines")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, GIF, ...)")
+    return parser
