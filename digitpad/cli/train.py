@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from digitpad import checkpoint, paths
     from digitpad.data import DownloadCancelled, load_mnist, validation_split
+    from digitpad.runs import keep_result
     from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit, training_threads
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
@@ -119,24 +119,21 @@ def run(args: argparse.Namespace) -> int:
         bar.clear()
 
     assert result is not None, "fit() always ends with a TrainingResult"
-    if result.stopped and not result.history.get("train_step"):
+    kept = keep_result(result, out=out)
+    if kept.learned_nothing:
         say("digitpad train: stopped before the first training step; nothing was saved")
         return EXIT_INTERRUPTED
-
-    target = out or paths.new_model_path()
-    checkpoint.save(checkpoint.from_result(result, name=target.stem), target)
-    recorded = True
-    if out is None:
-        try:
-            paths.set_current_model(target)
-            say(f"saved the model to {target}; it is now the app's current model")
-        except OSError as error:
-            recorded = False
-            say(f"digitpad train: saved the model to {target}, but could not make it the app's current model "
-                 f"({error.strerror or error})")
+    if not kept.saved:
+        say(f"digitpad train: {kept.save_problem}")
+        return EXIT_FAILED
+    if out is not None:
+        say(f"saved the model to {kept.path}")
+    elif kept.recorded:
+        say(f"saved the model to {kept.path}; it is now the app's current model")
     else:
-        say(f"saved the model to {target}")
+        say(f"digitpad train: saved the model to {kept.path}, but could not make it the app's current model "
+            f"({kept.record_problem})")
     if result.stopped:
         say("training was stopped early: the saved model is the last complete one")
     print(f"test accuracy: {result.test_accuracy:.4f}", flush=True)
-    return EXIT_INTERRUPTED if result.stopped else EXIT_OK if recorded else EXIT_FAILED
+    return EXIT_INTERRUPTED if result.stopped else EXIT_OK if kept.recorded or out is not None else EXIT_FAILED

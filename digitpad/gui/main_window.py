@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 import os
 import platform
 import time
@@ -698,53 +697,37 @@ class MainWindow(QMainWindow):
     def _on_training_finished(self, result: Any) -> None:
         if self._closing:
             return
+        from digitpad.runs import keep_result
+
         self.training_panel.show_finished()
         self.training_panel.metrics_plot.set_history(result.history)
-        trained_steps = len(result.history.get("train_step", [])) if isinstance(result.history, dict) else 0
-        if result.stopped and trained_steps == 0 and not _finite(result.test_accuracy):
-            self.training_panel.set_progress_text("Stopped")
-            self.statusBar().showMessage("Training stopped before the first batch; the model in use is unchanged.")
-            return
+        current = self._model.test_accuracy if self._model is not None else None
         try:
-            self._adopt_result(result)
+            kept = keep_result(result, current_accuracy=current)
         except Exception as error:
             log.exception("could not use the trained model")
             self._show_error("Training finished, but…", f"The trained model could not be used: {error}")
-
-    def _adopt_result(self, result: Any) -> None:
-        from digitpad import checkpoint, paths
-
-        # Whatever happens to the file, what was learned stays usable (and File › Save can keep it).
-        problem = ""
-        try:
-            path = paths.new_model_path()
-        except OSError as error:
-            path = None
-            problem = f"Could not save the model in {paths.models_dir()}: {error.strerror or error}."
-        ckpt = checkpoint.from_result(result, path.stem if path else "trained-unsaved")
-        if path is not None:
-            try:
-                checkpoint.save(ckpt, path)
-            except checkpoint.CheckpointError as error:
-                problem = str(error)
-        saved = not problem
-        model = model_from_checkpoint(ckpt, path if saved else None)
-        if not saved:
+            return
+        if kept.learned_nothing:
+            self.training_panel.set_progress_text("Stopped")
+            self.statusBar().showMessage("Training stopped before the first batch; the model in use is unchanged.")
+            return
+        if not kept.saved:
+            # What was learned stays usable all the same, and File › Save can keep it.
             self._show_error("Could not save the trained model",
-                             f"{problem} The trained model is still usable: File › Save model can save it elsewhere.")
+                             f"{kept.save_problem} The trained model is still usable: File › Save model can save it elsewhere.")
         accuracy = f"{result.test_accuracy * 100:.2f} %"
-        current = self._model.test_accuracy if self._model is not None else None
-        if result.stopped and current is not None and _finite(result.test_accuracy) and result.test_accuracy < current:
+        if not kept.adopted:
             # A run cut short must not silently replace a better model.
             self.training_panel.set_progress_text(f"Stopped · {accuracy}")
-            kept = f"saved as {path}" if saved else "not saved"
+            where = f"saved as {kept.path}" if kept.saved else "not saved"
             self.statusBar().showMessage(
                 f"Stopped. The partly trained model ({accuracy}) is less accurate than the one in use "
-                f"({current * 100:.2f} %), so the model in use stays; the new one was {kept}."
+                f"({current * 100:.2f} %), so the model in use stays; the new one was {where}."
             )
             return
-        self._use_model(model, history=False)
-        note = self._remember_current_model(path) if saved else ""
+        self._use_model(model_from_checkpoint(kept.checkpoint, kept.path), history=False)
+        note = f" It could not be recorded for the next start ({kept.record_problem})." if kept.record_problem else ""
         self.training_panel.set_progress_text(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
         verb = "Stopped early; the partly trained" if result.stopped else "Training finished. The new"
         self.statusBar().showMessage(f"{verb} model is now in use: test accuracy {accuracy}.{note}")
@@ -966,9 +949,3 @@ def _versions() -> str:
             pass
     return ", ".join(found)
 
-
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
