@@ -147,6 +147,14 @@ def locate_mnist(root: str | os.PathLike[str]) -> dict[str, Path] | None:
     return found if len(found) == len(MNIST_FILES) * 2 else None
 
 
+def holds_mnist(folder: str | os.PathLike[str]) -> bool:
+    """``folder`` exists and holds the four MNIST files (not checked for damage here)."""
+    try:
+        return Path(folder).is_dir() and locate_mnist(folder) is not None
+    except OSError:
+        return False
+
+
 def _allow_small(allow_small: bool | None) -> bool:
     if allow_small is not None:
         return allow_small

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -142,3 +143,34 @@ def new_model_path(prefix: str = "trained") -> Path:
         candidate = folder / f"{stem}-{number}.pt"
         number += 1
     return candidate
+
+
+@dataclass(frozen=True)
+class MnistFolder:
+    """Where to look for MNIST, and why there."""
+
+    path: Path
+    # Given by DIGITPAD_DATA_DIR: used as it is, and never downloaded into unasked.
+    from_environment: bool = False
+    # '' or a sentence saying that the folder used before has gone.
+    note: str = ""
+
+
+def mnist_folder(remembered: str | os.PathLike[str] | None = None) -> MnistFolder:
+    """The MNIST folder to use: the environment's, else ``remembered`` (the one used
+    last), else the default. A remembered folder that has gone is never offered as a
+    download target: the default is, with a note saying so."""
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        return MnistFolder(Path(from_env).expanduser().absolute(), from_environment=True)
+    default = default_data_dir()
+    if not remembered:
+        return MnistFolder(default)
+    folder = Path(remembered)
+    if folder.is_dir() or folder == default:
+        return MnistFolder(folder)
+    # Deleted, or on a drive that is not connected.
+    return MnistFolder(default, note=(
+        f"The MNIST folder used before, {folder}, is not there any more "
+        "(deleted, moved, or on a drive that is not connected)."
+    ))

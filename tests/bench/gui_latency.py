@@ -454,7 +454,9 @@ def measure(args, workdir: Path) -> int:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 
     from digitpad.gui import app as gui_app
-    from digitpad.gui.threads import running_threads
+    from qt_threads import running_threads, track
+
+    track()
 
     qt_app = gui_app.create_application([])
     if args.trainer_nice is not None:
@@ -497,7 +499,7 @@ def measure(args, workdir: Path) -> int:
 
     # ---- training, started with the real button
     def on_started():
-        worker = window._worker
+        worker = window.training.worker() if hasattr(window, "training") else window._worker  # older code: --baseline
         if worker is None:
             return
         worker.data_loaded.connect(lambda *_: ready.__setitem__("data_loaded", time.perf_counter()))

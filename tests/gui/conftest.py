@@ -15,9 +15,11 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from mnist_fakes import MNIST_NAMES, write_idx
+from qt_threads import running_threads, track
 from stroke_replay import drag as draw_stroke  # noqa: F401 (the tests' name for a real mouse drag)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+track()  # every QThread the app starts is registered, so no test may leave one running
 
 TRAIN_COUNT = 600
 TEST_COUNT = 200
@@ -52,8 +54,6 @@ def _active_timers(widget: QWidget) -> list[str]:
 
 
 def _stop_threads() -> list[str]:
-    from digitpad.gui.threads import running_threads
-
     names = []
     for thread in running_threads():
         names.append(thread.objectName() or "QThread")
@@ -150,8 +150,6 @@ def test_model_path(tmp_path_factory) -> Path:
 
 def close_window(window) -> None:
     """Close like a user would, then check the window left nothing running."""
-    from digitpad.gui.threads import running_threads
-
     window.close()
     QApplication.processEvents()
     timers = _active_timers(window)
@@ -221,16 +219,13 @@ def run_on_thread(qtbot, job, name: str, timeout_ms: int = MODEL_TIMEOUT_MS, whi
     ``while_running`` is called once the thread has started (e.g. to request a stop).
     Queued signals from the job are delivered before this returns.
     """
-    from digitpad.gui.threads import new_thread
+    from digitpad.gui.threads import WorkerThread
 
-    thread = new_thread(name)
-    job.moveToThread(thread)
-    thread.started.connect(job.run)
-    with qtbot.waitSignal(thread.finished, timeout=timeout_ms):
+    thread = WorkerThread(job, name)
+    with qtbot.waitSignal(thread.ended, timeout=timeout_ms):
         thread.start()
         if while_running is not None:
             while_running()
-    thread.wait()
     qtbot.wait(1)
 
 

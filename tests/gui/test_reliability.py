@@ -634,7 +634,7 @@ def test_stop_then_train_twenty_times_then_training_and_classifying_still_work(w
         validated = []
         with qtbot.waitSignal(window.training_started, timeout=5_000):
             train_button(window).click()
-        worker = window._worker
+        worker = window.training.worker()
         worker.validated.connect(lambda result: validated.append(result))
         phase = attempt % 3
         if phase == 1:  # mid-epoch
@@ -762,7 +762,7 @@ def test_closing_while_mnist_loads_or_a_dialog_is_open(qtbot, monkeypatch, tmp_p
 
 
 def test_the_thread_and_timer_guard_is_active_and_sees_leftovers(request, qapp):
-    from digitpad.gui.threads import new_thread, running_threads
+    from qt_threads import new_thread, running_threads
 
     assert "no_threads_or_timers_left" in request.fixturenames
     thread = new_thread("left-running")

@@ -257,13 +257,13 @@ def test_a_new_prediction_repaints_without_laying_out_the_window(window, qtbot):
         probabilities[digit] = confidence
         return Prediction(digit, confidence, probabilities, np.zeros((28, 28), np.float32))
 
-    window._show_prediction(prediction(3, 0.999))
+    window.show_prediction(prediction(3, 0.999))
     QApplication.processEvents()
     spy = LayoutSpy()
     QApplication.instance().installEventFilter(spy)
     try:
         for shown in (prediction(5, 0.6), prediction(8, 0.991), None, prediction(1, 0.7)):
-            window._show_prediction(shown)
+            window.show_prediction(shown)
             QApplication.processEvents()
     finally:
         QApplication.instance().removeEventFilter(spy)

@@ -22,8 +22,8 @@ class PlotWatcher(QObject):
         self.batches = 0
         self.validations = 0
         self.counts: list[tuple[int, int, int]] = []
-        window._worker.batch_progressed.connect(self.on_batch)
-        window._worker.validated.connect(self.on_validated)
+        window.training.worker().batch_progressed.connect(self.on_batch)
+        window.training.worker().validated.connect(self.on_validated)
 
     @Slot(object, object)
     def on_batch(self, progress, points) -> None:
@@ -169,7 +169,7 @@ def test_stop_mid_run(window, qtbot, use_tiny_mnist):
 def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model_path):
     from digitpad import paths
     from digitpad.gui.main_window import MainWindow
-    from digitpad.gui.threads import running_threads
+    from qt_threads import running_threads
 
     paths.set_current_model(test_model_path)
     window = MainWindow()
@@ -232,9 +232,9 @@ def test_missing_data_asks_and_cancel_leaves_the_app_usable(window, qtbot):
 
 
 def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, tiny_mnist):
-    from digitpad.gui import data_dialog
+    from digitpad.gui import data_folder
 
-    monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: tiny_mnist)
+    monkeypatch.setattr(data_folder, "choose_folder", lambda parent, start: tiny_mnist)
     small_run(window, epochs=1)
     buttons(window)[0].click()
     dialog = mnist_question(window, qtbot)
@@ -250,11 +250,11 @@ def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, t
 
 
 def test_choosing_a_folder_without_mnist_says_so(window, qtbot, monkeypatch, tmp_path):
-    from digitpad.gui import data_dialog
+    from digitpad.gui import data_folder
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    monkeypatch.setattr(data_dialog, "choose_folder", lambda parent, start: empty)
+    monkeypatch.setattr(data_folder, "choose_folder", lambda parent, start: empty)
     buttons(window)[0].click()
     mnist_question(window, qtbot).findChild(QPushButton, "choose_folder_button").click()
     qtbot.waitUntil(lambda: bool(error_boxes(window)))

@@ -1,0 +1,244 @@
+"""Runs training (and teaching) for the window: finds MNIST, starts a TrainingWorker on
+its own thread, shows its events on the Training panel and, at the end, hands the
+result to ``runs.keep_result`` and the new model to ``ModelInUse``.
+
+Only the GUI thread runs this; the worker talks to it through signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSettings, Signal, Slot
+from PySide6.QtWidgets import QWidget
+
+from digitpad.config import ConfigError, TrainConfig
+from digitpad.gui import data_folder
+from digitpad.gui.messages import show_error
+from digitpad.gui.model_in_use import ModelInUse
+from digitpad.gui.model_loader import model_from_checkpoint
+from digitpad.gui.threads import WorkerThread
+from digitpad.gui.training_panel import TrainingPanel
+from digitpad.gui.worker import TrainingWorker
+
+if TYPE_CHECKING:
+    from digitpad.training import BatchProgress, TrainingResult, ValidationResult
+
+log = logging.getLogger(__name__)
+
+
+class TrainingController(QObject):
+    """Train and Stop on the Training panel; at most one run at a time."""
+
+    started = Signal()
+    # The run's thread has ended and the panel is ready for another run.
+    ended = Signal()
+    # A line for the status bar.
+    status = Signal(str)
+
+    def __init__(self, panel: TrainingPanel, models: ModelInUse, settings: QSettings, window: QWidget) -> None:
+        super().__init__(window)
+        self._panel = panel
+        self._models = models
+        self._settings = settings
+        self._window = window
+        self._run: WorkerThread | None = None
+        self._batches_seen = False  # this run has trained at least one batch
+        self._stopping = False  # Stop was pressed for this run
+        self._closing = False
+        panel.train_button.clicked.connect(self.start_training)
+        panel.stop_button.clicked.connect(self.stop)
+
+    def is_running(self) -> bool:
+        return self._run is not None
+
+    def worker(self) -> TrainingWorker | None:
+        """The running run's worker (for tests and benchmarks that listen to its signals)."""
+        return self._run.worker if self._run is not None else None
+
+    # ------------------------------------------------------------ starting
+
+    @Slot()
+    def start_training(self) -> None:
+        """What the Train button does: check settings and data, then train on a QThread."""
+        if self.is_running() or self._closing:
+            return
+        try:
+            config = self._panel.build_train_config()
+        except ConfigError as error:
+            show_error(self._window, "Check the training settings", f"The training settings are not valid: {error}.")
+            return
+        self._panel.save_settings(self._settings)
+        self._settings.sync()
+
+        def ready(folder: Path, download: bool, note: str) -> None:
+            if self._closing or self.is_running():
+                return
+            self._panel.train_button.setEnabled(True)
+            self._launch(config, folder, download, note)
+
+        def declined(reason: str) -> None:
+            self._panel.train_button.setEnabled(not self.is_running())
+            self.status.emit(f"Training cancelled: {reason}" if reason else "Training cancelled.")
+
+        asking = data_folder.find_mnist(self._window, self._settings, ready, declined)
+        if asking:
+            self._panel.train_button.setEnabled(False)
+            self.status.emit(asking)
+
+    def _launch(self, config: TrainConfig, folder: Path, download: bool, note: str) -> None:
+        initial_state = initial_history = None
+        model = self._models.model()
+        if self._panel.continuing() and model is not None:
+            initial_state = model.copy_of_weights()
+            initial_history = getattr(model.checkpoint, "history", None)
+        worker = TrainingWorker(config, folder, download=download, initial_state=initial_state,
+                                initial_history=initial_history)
+        worker.data_progressed.connect(self._on_data_progressed)
+        worker.data_loaded.connect(self._on_data_loaded)
+        worker.batch_progressed.connect(self._on_batch_progressed)
+        worker.validated.connect(self._on_validated)
+        worker.finished.connect(self._on_finished)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.data_failed.connect(self._on_data_failed)
+        worker.failed.connect(self._on_failed)
+        self._run = WorkerThread(worker, "digitpad-training", self)
+        self._run.ended.connect(self._on_ended)
+
+        self._batches_seen = self._stopping = False
+        self._panel.metrics_plot.reset()
+        self._panel.set_training(True)
+        self._panel.show_busy("Downloading MNIST…" if download else "Loading MNIST…")
+        what = "Continuing" if initial_state is not None else "Training a new"
+        starting = f"{what} {config.model.describe()} for {config.epochs} epoch(s)…"
+        self.status.emit(f"{note} Using MNIST from {folder}. {starting}" if note else starting)
+        self._run.start()
+        self.started.emit()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._run is None:
+            return
+        self._run.stop()
+        self._stopping = True
+        self._panel.stop_button.setEnabled(False)
+        if not self._batches_seen:
+            self.status.emit("Stopping…")
+            return
+        # The stopped model is measured on the 10,000 test digits: a few seconds.
+        self._panel.show_busy("Stopping: testing the model so far…")
+        self.status.emit("Stopping after this batch, then testing the model trained so far…")
+
+    # ------------------------------------------------------------ the worker's events
+
+    @Slot(int, int)
+    def _on_data_progressed(self, done: int, total: int) -> None:
+        self._panel.show_download(done, total)
+
+    @Slot(int, int)
+    def _on_data_loaded(self, train_count: int, test_count: int) -> None:
+        self._panel.show_busy("Starting…")
+        self.status.emit(f"Training on {train_count:,} MNIST digits; testing on {test_count:,}.")
+
+    @Slot(object, object)
+    def _on_batch_progressed(self, progress: BatchProgress, points: list) -> None:
+        if self._closing:
+            return
+        self._batches_seen = True
+        self._panel.show_batch_progress(progress, points, stopping=self._stopping)
+
+    @Slot(object)
+    def _on_validated(self, result: ValidationResult) -> None:
+        if self._closing:
+            return
+        self._panel.metrics_plot.add_validation(result.global_step, result.loss, result.accuracy)
+        if not self._stopping:
+            self.status.emit(
+                f"Epoch {result.epoch}: validation accuracy {result.accuracy * 100:.2f} %, loss {result.loss:.4f}"
+            )
+
+    @Slot(object)
+    def _on_finished(self, result: TrainingResult) -> None:
+        if self._closing:
+            return
+        from digitpad.runs import keep_result
+
+        self._panel.show_finished()
+        self._panel.metrics_plot.set_history(result.history)
+        in_use = self._models.model()
+        current = in_use.test_accuracy if in_use is not None else None
+        try:
+            kept = keep_result(result, current_accuracy=current)
+        except Exception as error:
+            log.exception("could not use the trained model")
+            show_error(self._window, "Training finished, but…", f"The trained model could not be used: {error}")
+            return
+        if kept.learned_nothing:
+            self._panel.set_progress_text("Stopped")
+            self.status.emit("Training stopped before the first batch; the model in use is unchanged.")
+            return
+        if not kept.saved:
+            # What was learned stays usable all the same, and File › Save can keep it.
+            show_error(self._window, "Could not save the trained model",
+                       f"{kept.save_problem} The trained model is still usable: File › Save model can save it elsewhere.")
+        accuracy = f"{result.test_accuracy * 100:.2f} %"
+        if not kept.adopted:
+            # A run cut short must not silently replace a better model.
+            self._panel.set_progress_text(f"Stopped · {accuracy}")
+            where = f"saved as {kept.path}" if kept.saved else "not saved"
+            self.status.emit(
+                f"Stopped. The partly trained model ({accuracy}) is less accurate than the one in use "
+                f"({current * 100:.2f} %), so the model in use stays; the new one was {where}."
+            )
+            return
+        self._models.use(model_from_checkpoint(kept.checkpoint, kept.path), history=False)
+        note = f" It could not be recorded for the next start ({kept.record_problem})." if kept.record_problem else ""
+        self._panel.set_progress_text(("Stopped" if result.stopped else "Done") + f" · test accuracy {accuracy}")
+        verb = "Stopped early; the partly trained" if result.stopped else "Training finished. The new"
+        self.status.emit(f"{verb} model is now in use: test accuracy {accuracy}.{note}")
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        if self._closing:
+            return
+        self._panel.reset_progress("Cancelled")
+        self.status.emit("Training cancelled before it began; the model in use is unchanged.")
+
+    @Slot(str)
+    def _on_data_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._panel.reset_progress("No data")
+        show_error(self._window, "MNIST could not be loaded", message)
+        self.status.emit("Training did not start: MNIST could not be loaded.")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._closing:
+            return
+        self._panel.reset_progress("Failed")
+        show_error(self._window, "Training failed", message)
+        self.status.emit("Training failed; the model in use is unchanged.")
+
+    @Slot()
+    def _on_ended(self) -> None:
+        self._run = None
+        if self._closing:
+            return
+        if self._panel.is_busy():
+            self._panel.reset_progress("Not training")
+        self._panel.set_training(False)
+        self.ended.emit()
+
+    # ------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Stop the run (within a batch) and join its thread; nothing is shown after this."""
+        self._closing = True
+        if self._run is not None:
+            self._run.stop()
+            self._run.join()
+            self._run = None
+
