@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from digitpad.config import ConfigError
+from digitpad.config import ConfigError, parse_sizes
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
     from digitpad.checkpoint import Checkpoint
@@ -43,15 +43,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes separated by commas, like 512,256; got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one size, like 512,256")
-    return values
+def sizes_option(what: str, example: str):
+    """An argparse type for layer sizes, read by ``config.parse_sizes`` as the app reads them."""
 
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            return parse_sizes(text, what, example)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def user_message(error: Exception) -> str | None:

@@ -355,3 +355,17 @@ def test_closing_during_validation_exits_cleanly(qtbot, use_tiny_mnist, test_mod
     click_train(window, qtbot)
     qtbot.waitUntil(validating.is_set, timeout=TRAIN_TIMEOUT_MS)
     close_window(window)
+
+
+@pytest.mark.parametrize("text", ["64,32", "64, 32", "64;32", " 64 ; 32 "])
+def test_the_hidden_field_reads_sizes_as_the_command_line_does(qtbot, text):
+    from digitpad.cli.parser import build_parser
+    from digitpad.gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.arch_combo.setCurrentIndex(panel.arch_combo.findData("mlp"))
+    panel.hidden_edit.setText(text)
+
+    assert panel.build_train_config().model.hidden == build_parser().parse_args(["train", "--hidden", text]).hidden
+    assert panel.build_train_config().model.hidden == (64, 32)
