@@ -84,19 +84,9 @@ def _gz_names() -> str:
     return ", ".join(name + ".gz" for name in all_file_names())
 
 
-def mnist_transform():
-    """The study note's per-image transform, with MNIST's own statistics.
-
-    Training does not use it per item (see ``normalize_uint8``); it is the
-    reference that ``normalize_uint8`` is tested against.
-    """
-    from torchvision import transforms
-
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
-
-
 def normalize_uint8(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as ToTensor() + Normalize."""
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as torchvision's ToTensor() then
+    Normalize(MNIST_MEAN, MNIST_STD), without their per-image cost."""
     normalized = images.to(torch.float32)
     normalized.div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
     return normalized.unsqueeze(1)
