@@ -11,7 +11,7 @@ from PIL import Image
 
 from faults import hidden_leftovers
 from mnist_fakes import fake_digits, make_fake_mnist, write_idx
-from digitpad import data, paths
+from digitpad import data, mnist_download, paths
 from digitpad.config import MNIST_MEAN, MNIST_STD
 
 ALL_NAMES = data.all_file_names()
@@ -161,7 +161,7 @@ def test_missing_data_without_download_names_the_folder(tmp_path):
 def test_an_incomplete_plain_folder_is_reported_not_downloaded_into(fake_mnist, monkeypatch):
     root = fake_mnist["root"]
     (root / "train-labels-idx1-ubyte.gz").unlink()
-    monkeypatch.setattr(data, "download_mnist", lambda *a, **k: pytest.fail("must not download"))
+    monkeypatch.setattr(mnist_download, "download_mnist", lambda *a, **k: pytest.fail("must not download"))
     with pytest.raises(data.DataError, match="train-labels-idx1-ubyte is missing"):
         data.load_mnist(root)
 
@@ -266,7 +266,7 @@ def test_validation_split_leaves_most_of_a_small_set_for_training():
 
 def test_download_fills_torchvision_layout_and_reports_progress(tmp_path, mirror):
     reports = []
-    data.download_mnist(tmp_path, progress=lambda done, total: reports.append((done, total)))
+    mnist_download.download_mnist(tmp_path, progress=lambda done, total: reports.append((done, total)))
 
     raw = tmp_path / "MNIST" / "raw"
     assert sorted(path.name for path in raw.iterdir()) == sorted(ALL_NAMES + [f"{name}.gz" for name in ALL_NAMES])
@@ -284,14 +284,14 @@ def test_load_downloads_when_the_folder_is_empty(tmp_path, mirror):
 def test_a_file_failing_its_checksum_is_never_kept(tmp_path, mirror, monkeypatch):
     mirror.files["t10k-labels-idx1-ubyte.gz"] = gzip.compress(b"something else")
     with pytest.raises(data.DataError, match="checksum"):
-        data.download_mnist(tmp_path)
+        mnist_download.download_mnist(tmp_path)
     assert not (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()
     assert hidden_leftovers(tmp_path) == []
 
 
 def test_download_can_be_cancelled(tmp_path, mirror):
     with pytest.raises(data.DownloadCancelled):
-        data.download_mnist(tmp_path, should_stop=lambda: True)
+        mnist_download.download_mnist(tmp_path, should_stop=lambda: True)
     assert data.locate_mnist(tmp_path) is None
     assert hidden_leftovers(tmp_path) == []
 
@@ -304,7 +304,7 @@ def test_download_into_an_unusable_folder_says_so(tmp_path, mirror):
 
 
 def test_torchvision_mirrors_are_used_by_default():
-    mirrors, sources = data._download_sources()
+    mirrors, sources = mnist_download._download_sources()
     assert mirrors and all(url.startswith("http") for url in mirrors)
     assert sorted(name for name, _ in sources) == sorted(f"{name}.gz" for name in ALL_NAMES)
 
