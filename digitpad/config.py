@@ -69,6 +69,20 @@ class ModelConfig:
         return f"CNN {self.channels[0]}/{self.channels[1]} channels, dropout {self.dropout:g}"
 
 
+def parse_sizes(text: str, what: str = "hidden layer sizes", example: str = "512,256") -> tuple[int, ...]:
+    """Layer sizes as a person types them (the CLI's --hidden and --channels, the app's field):
+    whole numbers separated by commas or semicolons, spaces allowed. Ranges are ModelConfig's to check."""
+    parts = [part.strip() for part in text.replace(";", ",").split(",")]
+    parts = [part for part in parts if part]
+    if not parts:
+        raise ConfigError(f"enter the {what}, like {example}")
+    try:
+        return tuple(int(part) for part in parts)
+    except ValueError:
+        raise ConfigError(f"the {what} must be whole numbers separated by commas, like {example}; "
+                          f"not {text.strip()!r}") from None
+
+
 # Where an architecture's best settings differ from TrainConfig's defaults.
 ARCH_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {},

@@ -1,4 +1,5 @@
-"""MNIST: find it, check it, download it, and hold it in memory as tensors.
+"""MNIST: find it, check it, and hold it in memory as tensors (``mnist_download``
+fetches it when it is missing).
 
 The images are read through ``torchvision.datasets.MNIST`` and normalized once
 into float tensors, so training batches by index and never pays per-item PIL or
@@ -19,18 +20,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import queue
 import shutil
 import struct
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import torch
 
@@ -49,8 +45,6 @@ LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 _CACHE_VERSION = 1
-_DOWNLOAD_TIMEOUT_S = 30
-_PARTIAL_SUFFIX = ".part"
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -79,24 +73,14 @@ def all_file_names() -> list[str]:
     return [name for pair in MNIST_FILES.values() for name in pair]
 
 
-def _gz_names() -> str:
+def gz_names() -> str:
     """The four MNIST file names as a folder may hold them, for messages."""
     return ", ".join(name + ".gz" for name in all_file_names())
 
 
-def mnist_transform():
-    """The study note's per-image transform, with MNIST's own statistics.
-
-    Training does not use it per item (see ``normalize_uint8``); it is the
-    reference that ``normalize_uint8`` is tested against.
-    """
-    from torchvision import transforms
-
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
-
-
 def normalize_uint8(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as ToTensor() + Normalize."""
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28), exactly as torchvision's ToTensor() then
+    Normalize(MNIST_MEAN, MNIST_STD), without their per-image cost."""
     normalized = images.to(torch.float32)
     normalized.div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
     return normalized.unsqueeze(1)
@@ -121,7 +105,7 @@ def validation_split(n: int, validation_size: int, seed: int) -> tuple[torch.Ten
 def _remedy(root: Path) -> str:
     return (
         f"Point --data-dir or the environment variable {paths.DATA_DIR_ENV} at a folder holding the four "
-        f"MNIST files ({_gz_names()}), or delete the broken files in {root} so digitpad downloads them again."
+        f"MNIST files ({gz_names()}), or delete the broken files in {root} so digitpad downloads them again."
     )
 
 
@@ -267,7 +251,7 @@ def _missing_error(root: Path, found: dict[str, Path]) -> DataError:
         start = f"There are no MNIST files in {root} (neither NAME.gz in the folder nor torchvision's MNIST/raw)."
     return DataError(
         f"{start} Point --data-dir or the environment variable {paths.DATA_DIR_ENV} at a folder holding the four "
-        f"MNIST files ({_gz_names()}), or let digitpad download them."
+        f"MNIST files ({gz_names()}), or let digitpad download them."
     )
 
 
@@ -285,250 +269,6 @@ def verify_mnist(root: str | os.PathLike[str], allow_small: bool | None = None) 
         images_count = _check_idx_file(files[images_name], True, root)
         labels_count = _check_idx_file(files[labels_name], False, root)
         _check_counts(split, images_count, labels_count, files, root, allow_small)
-
-
-# --- download --------------------------------------------------------------------------------
-
-
-def _download_sources() -> tuple[list[str], list[tuple[str, str]]]:
-    """torchvision's MNIST mirrors and (file name, md5 of the .gz) pairs."""
-    from torchvision.datasets import MNIST
-
-    return list(MNIST.mirrors), list(MNIST.resources)
-
-
-# Approximate sizes, only for the progress total before a server says the real one.
-_EXPECTED_GZ_BYTES = {
-    "train-images-idx3-ubyte.gz": 9_912_422,
-    "train-labels-idx1-ubyte.gz": 28_881,
-    "t10k-images-idx3-ubyte.gz": 1_648_877,
-    "t10k-labels-idx1-ubyte.gz": 4_542,
-}
-
-
-def _no_network_error(root: Path, raw: Path, reasons: list[str]) -> DataError:
-    reason = reasons[-1] if reasons else "no answer"
-    return DataError(
-        f"MNIST is not in {root} and could not be downloaded into {raw}: none of the download mirrors could be "
-        f"reached ({reason}). Either connect to the internet and try again, or point --data-dir or the "
-        f"environment variable {paths.DATA_DIR_ENV} at a folder that already holds the four MNIST files "
-        f"({_gz_names()})."
-    )
-
-
-def _interrupted_error(name: str, raw: Path, reason: str) -> DataError:
-    return DataError(
-        f"The MNIST download was interrupted: {name} stopped arriving before it was complete ({reason}). "
-        f"Nothing incomplete was kept in {raw}; trying again downloads {name} again from the start (files that "
-        f"arrived whole are kept). If it keeps happening, point --data-dir or the environment variable "
-        f"{paths.DATA_DIR_ENV} at a folder that already holds the four MNIST files ({_gz_names()})."
-    )
-
-
-class _DownloadInterrupted(ConnectionError):
-    """A mirror answered, then the transfer stopped before the whole file had arrived."""
-
-
-class _Reader:
-    """Opens ``url`` and reads it on a daemon thread, handing chunks over through a queue.
-
-    The caller polls ``should_stop`` while it waits, so a stop (closing the app, Ctrl+C)
-    is never held up by a slow or stalled connection, which can block a read for up to
-    the socket timeout. An abandoned reader ends on its own when its read returns.
-    """
-
-    _POLL_S = 0.1
-
-    def __init__(self, url: str):
-        self._queue: queue.Queue = queue.Queue(maxsize=8)
-        self._abandoned = threading.Event()
-        threading.Thread(target=self._run, args=(url,), name="digitpad-download", daemon=True).start()
-
-    def _put(self, item) -> bool:
-        while not self._abandoned.is_set():
-            try:
-                self._queue.put(item, timeout=self._POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, url: str) -> None:
-        try:
-            with urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-                length = response.headers.get("Content-Length")
-                if not self._put(("length", int(length) if length and length.isdigit() else None)):
-                    return
-                while True:
-                    chunk = response.read1(64 * 1024)  # whatever has arrived, not a full 64 kB
-                    if not self._put(("chunk", chunk)) or not chunk:
-                        return
-        except BaseException as error:  # noqa: BLE001 - handed to the caller, which raises it
-            self._put(("error", error))
-
-    def next(self, should_stop: StopCheck, cancelled: Callable[[], DownloadCancelled]):
-        """The next ("length", int | None) or ("chunk", bytes) item; b"" at the end."""
-        while True:
-            if should_stop():
-                raise cancelled()
-            try:
-                kind, value = self._queue.get(timeout=self._POLL_S)
-            except queue.Empty:
-                continue
-            if kind == "error":
-                raise value
-            return kind, value
-
-    def abandon(self) -> None:
-        self._abandoned.set()
-
-
-def _fetch(url: str, target: Path, expected_md5: str, report: Callable[[int, int | None], None],
-           should_stop: StopCheck) -> None:
-    """Download ``url`` to ``target`` via a temporary file; only a complete, md5-checked file is renamed into place."""
-
-    def cancelled() -> DownloadCancelled:
-        return DownloadCancelled(f"The MNIST download was cancelled; nothing partial was kept in {target.parent}.")
-
-    if should_stop():
-        raise cancelled()
-    handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PARTIAL_SUFFIX)
-    temporary = Path(temporary_name)
-    reader = _Reader(url)
-    try:
-        digest = hashlib.md5()
-        with os.fdopen(handle, "wb") as output:
-            _, total = reader.next(should_stop, cancelled)
-            received = 0
-            while True:
-                try:
-                    _, chunk = reader.next(should_stop, cancelled)
-                except (HTTPException, OSError) as error:
-                    # The mirror was reached, so this is a broken transfer, not a missing network.
-                    raise _DownloadInterrupted(f"the connection failed after {received} bytes: {error}") from None
-                if not chunk:
-                    break
-                output.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                report(received, total)
-            if total is not None and received != total:
-                raise _DownloadInterrupted(f"the connection closed after {received} of {total} bytes")
-            output.flush()
-            os.fsync(output.fileno())
-        if digest.hexdigest() != expected_md5:
-            raise ValueError(f"{url} sent a file whose checksum does not match MNIST's")
-        os.replace(temporary, target)
-    finally:
-        reader.abandon()
-        temporary.unlink(missing_ok=True)
-
-
-def _md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()
-
-
-def _decompress(source: Path, target: Path) -> None:
-    handle, temporary_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PARTIAL_SUFFIX)
-    temporary = Path(temporary_name)
-    try:
-        with gzip.open(source, "rb") as compressed, os.fdopen(handle, "wb") as output:
-            shutil.copyfileobj(compressed, output, _CHUNK)
-            output.flush()
-            os.fsync(output.fileno())
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def download_mnist(root: str | os.PathLike[str] | None = None, progress: ProgressCallback | None = None,
-                   should_stop: StopCheck | None = None) -> None:
-    """Download the missing MNIST files from torchvision's mirrors into ``root/MNIST/raw``.
-
-    ``progress(bytes_done, bytes_total)`` reports over all files; ``should_stop``
-    cancels (DownloadCancelled). Each file arrives under a temporary name and is
-    renamed only once complete and checksummed, so an interrupted download never
-    leaves a file that a later run would accept.
-    """
-    root = Path(root) if root is not None else paths.default_data_dir()
-    should_stop = should_stop or (lambda: False)
-    raw = root / "MNIST" / "raw"
-    try:
-        raw.mkdir(parents=True, exist_ok=True)
-        for leftover in raw.glob(f".*{_PARTIAL_SUFFIX}"):  # from an interrupted earlier run
-            leftover.unlink(missing_ok=True)
-    except OSError as error:
-        raise DataError(
-            f"MNIST is not in {root}, and digitpad cannot download it there: {raw} cannot be created or written "
-            f"({error.strerror or error}). Point --data-dir or the environment variable {paths.DATA_DIR_ENV} at a "
-            f"folder holding the four MNIST files, or at a writable folder to download them into."
-        ) from None
-
-    mirrors, sources = _download_sources()
-    needed = [(name, md5) for name, md5 in sources if not (raw / name.removesuffix(".gz")).is_file()]
-    sizes = {name: _EXPECTED_GZ_BYTES.get(name, 0) for name, _ in needed}
-    finished_bytes = 0
-
-    def report_for(name: str) -> Callable[[int, int | None], None]:
-        def report(received: int, total: int | None) -> None:
-            if total:
-                sizes[name] = total
-            if progress is not None:
-                progress(finished_bytes + received, max(sum(sizes.values()), finished_bytes + received))
-        return report
-
-    for name, md5 in needed:
-        compressed = raw / name
-        if compressed.is_file() and _md5_of(compressed) != md5:
-            # Cut off or foreign (another downloader may write in place): fetch it again.
-            compressed.unlink(missing_ok=True)
-        if not compressed.is_file():
-            reasons = []
-            network_only = True
-            interruption = None
-            for mirror in mirrors:
-                try:
-                    _fetch(f"{mirror}{name}", compressed, md5, report_for(name), should_stop)
-                    break
-                except DownloadCancelled:
-                    raise
-                except ValueError as error:  # checksum mismatch
-                    network_only = False
-                    reasons.append(str(error))
-                except _DownloadInterrupted as error:
-                    interruption = f"{mirror}: {error}"
-                    reasons.append(interruption)
-                except (URLError, HTTPException, ConnectionError, TimeoutError) as error:
-                    reason = getattr(error, "reason", None) or error
-                    reasons.append(f"{mirror}: {reason}")
-                except OSError as error:  # the disk, not the network
-                    raise DataError(
-                        f"Could not save the MNIST download into {raw}: {error.strerror or error}. Free some space "
-                        f"or point --data-dir or {paths.DATA_DIR_ENV} at another folder."
-                    ) from None
-            else:
-                if not network_only:
-                    raise DataError(
-                        f"Downloading {name} into {raw} failed: {'; '.join(reasons)}. Try again later, or point "
-                        f"--data-dir or {paths.DATA_DIR_ENV} at a folder holding the four MNIST files."
-                    )
-                if interruption:  # a mirror was reached: the network is there, the transfer broke
-                    raise _interrupted_error(name, raw, interruption)
-                raise _no_network_error(root, raw, reasons)
-        finished_bytes += sizes.get(name, 0)
-        try:
-            _decompress(compressed, raw / name.removesuffix(".gz"))
-        except (OSError, EOFError, zlib.error) as error:
-            raise DataError(f"Could not decompress {compressed} ({error}). Delete it and try again.") from None
-    if progress is not None and needed:
-        progress(finished_bytes, finished_bytes)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -643,7 +383,9 @@ def load_mnist(root: str | os.PathLike[str] | None = None, download: bool = True
     if files is None:
         if not download or _has_plain_layout_files(root):
             raise _missing_error(root, _found_files(root))
-        download_mnist(root, progress=progress, should_stop=should_stop)
+        from digitpad import mnist_download  # torchvision and the network only when needed
+
+        mnist_download.download_mnist(root, progress=progress, should_stop=should_stop)
         files = locate_mnist(root)
         if files is None:
             raise _missing_error(root, _found_files(root))

@@ -128,7 +128,3 @@ def build_model(config: ModelConfig) -> nn.Module:
     if config.arch == "mlp":
         return Network(INPUT_SIZE, NUM_CLASSES, list(config.hidden), config.dropout)
     return DigitCNN(tuple(config.channels), config.dropout)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+
+import platformdirs
 
 APP_NAME = "digitpad"
 HOME_ENV = "DIGITPAD_HOME"
@@ -29,15 +30,9 @@ def user_data_dir() -> Path:
     override = os.environ.get(HOME_ENV)
     if override:
         return Path(override).expanduser().absolute()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.environ.get("APPDATA")
-        return (Path(base) if base else Path.home() / "AppData" / "Local") / APP_NAME
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP_NAME
-    xdg = os.environ.get("XDG_DATA_HOME")
-    # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
-    return base / APP_NAME
+    # appauthor=False: on Windows platformdirs would otherwise nest the folder
+    # under an author folder of the same name (%LOCALAPPDATA%\digitpad\digitpad).
+    return platformdirs.PlatformDirs(APP_NAME, appauthor=False).user_data_path
 
 
 def default_data_dir() -> Path:

@@ -71,16 +71,16 @@ def shared_mnist_tensors(shared_mnist, tmp_path_factory):
 
 @pytest.fixture
 def mirror(tmp_path, monkeypatch, allow_small_mnist):
-    """A local fake MNIST mirror (fake_mirror.FakeMirror), the only one ``data.download_mnist`` uses.
+    """A local fake MNIST mirror (fake_mirror.FakeMirror), the only one ``mnist_download`` uses.
 
     The checksums it advertises are taken now: a test that then changes a served
     file makes the mirror send a file that does not match.
     """
-    from digitpad import data
+    from digitpad import mnist_download
     from fake_mirror import FakeMirror, mnist_gz_files
 
     server = FakeMirror(mnist_gz_files(tmp_path / "mirror-source"))
     sources = server.sources()
-    monkeypatch.setattr(data, "_download_sources", lambda: ([server.url], sources))
+    monkeypatch.setattr(mnist_download, "_download_sources", lambda: ([server.url], sources))
     yield server
     server.close()

@@ -1,7 +1,7 @@
 """A local HTTP server that plays an MNIST download mirror and misbehaves on request.
 
 Used by the reliability tests (core and app) to interrupt, slow down or stall a
-real ``data.download_mnist`` without any network.
+real ``mnist_download.download_mnist`` without any network.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ class FakeMirror:
     ``cut`` names files whose body stops halfway (then the connection closes);
     ``no_length`` sends no Content-Length, so only the checksum can tell a cut
     file from a whole one; ``chunk_delay`` pauses after every 16 kB (a long one is
-    a stalled connection).
+    a stalled connection); ``answer_delay`` waits that long before answering at
+    all (a server that takes the connection, then says nothing).
     """
 
     CHUNK = 16 * 1024
@@ -30,6 +31,7 @@ class FakeMirror:
         self.cut: set[str] = set()
         self.no_length = False
         self.chunk_delay = 0.0
+        self.answer_delay = 0.0
         self.requests: list[str] = []
         self.closing = threading.Event()
         mirror = self
@@ -38,6 +40,8 @@ class FakeMirror:
             def do_GET(self):
                 name = self.path.rsplit("/", 1)[-1]
                 mirror.requests.append(name)
+                if mirror.answer_delay and mirror.closing.wait(mirror.answer_delay):
+                    return
                 body = mirror.files.get(name)
                 if body is None:
                     self.send_error(404)
@@ -90,8 +94,8 @@ UNREACHABLE_MIRROR = "http://127.0.0.1:9/"
 
 
 def use_unreachable_mirrors(monkeypatch, mirrors: tuple[str, ...] = (UNREACHABLE_MIRROR,)) -> None:
-    """Make ``data.download_mnist`` try only ``mirrors``, where nothing answers: no network."""
-    from digitpad import data
+    """Make ``mnist_download.download_mnist`` try only ``mirrors``, where nothing answers: no network."""
+    from digitpad import data, mnist_download
 
     sources = [(f"{name}.gz", "0" * 32) for name in data.all_file_names()]
-    monkeypatch.setattr(data, "_download_sources", lambda: (list(mirrors), sources))
+    monkeypatch.setattr(mnist_download, "_download_sources", lambda: (list(mirrors), sources))

@@ -45,11 +45,17 @@ report["eval_status"] = cli.main(["eval", "--checkpoint", args["checkpoint"], "-
 report["train_status"] = cli.main(["train", "--arch", "mlp", "--hidden", "8", "--epochs", "1", "--no-augment",
                                    "--data-dir", args["data"], "--out", args["out"]])
 report["after_commands"] = loaded(GUI)
+from digitpad import mnist_download
+mnist_download._download_sources = lambda: ([args["mirror"]], [tuple(pair) for pair in args["sources"]])
+mnist_download.download_mnist(args["download_into"])
+report["after_download"] = loaded(GUI)
+report["progress_libraries"] = loaded(("tqdm", "platformdirs"))
 print("REPORT " + json.dumps(report))
 """
 
 
-def test_core_and_headless_commands_never_import_qt(tmp_path, fake_mnist):
+def test_core_and_headless_commands_never_import_qt(tmp_path, fake_mnist, mirror):
+    """Nor do the libraries they use: torchvision's download utilities, tqdm, platformdirs."""
     from PIL import Image, ImageDraw
 
     config = ModelConfig(arch="mlp", hidden=(8,))
@@ -59,7 +65,8 @@ def test_core_and_headless_commands_never_import_qt(tmp_path, fake_mnist):
     ImageDraw.Draw(image).line([(16, 12), (48, 12), (24, 54)], fill=0, width=6)
     image.save(tmp_path / "digit.png")
     args = {"checkpoint": str(model_path), "image": str(tmp_path / "digit.png"), "data": str(fake_mnist["root"]),
-            "out": str(tmp_path / "trained.pt")}
+            "out": str(tmp_path / "trained.pt"), "mirror": mirror.url, "sources": mirror.sources(),
+            "download_into": str(tmp_path / "downloaded")}
 
     done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
@@ -71,7 +78,9 @@ def test_core_and_headless_commands_never_import_qt(tmp_path, fake_mnist):
             "inference"} <= set(report["core"])
     assert report["after_core_imports"] == []
     assert (report["predict_status"], report["eval_status"], report["train_status"]) == (0, 0, 0), done.stderr
-    assert report["after_commands"] == []
+    assert report["after_commands"] == [] and report["after_download"] == []
+    assert {"tqdm", "platformdirs"} <= set(report["progress_libraries"])  # they were really used
+    assert (tmp_path / "downloaded" / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
 
 
 def test_importing_the_core_does_not_import_torchvision(tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from faults import hidden_leftovers
 from mnist_fakes import fake_digits, make_fake_mnist, write_idx
-from digitpad import data, paths
+from digitpad import data, mnist_download, paths
 from digitpad.config import MNIST_MEAN, MNIST_STD
 
 ALL_NAMES = data.all_file_names()
@@ -20,22 +20,24 @@ ALL_NAMES = data.all_file_names()
 # --- normalization -------------------------------------------------------------------------------
 
 
+def study_note_transform():
+    """The per-image transform of pytorch/examples mnist, with MNIST's own statistics."""
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+
+
 def test_normalize_uint8_equals_the_study_note_transform():
     images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8))
     images[0] = 0
     images[1] = 255
-    transform = data.mnist_transform()
+    transform = study_note_transform()
     expected = torch.stack([transform(Image.fromarray(image.numpy(), mode="L")) for image in images])
 
     normalized = data.normalize_uint8(images)
 
     assert normalized.shape == (64, 1, 28, 28) and normalized.dtype == torch.float32
     assert torch.allclose(normalized, expected, atol=1e-6, rtol=0)
-
-
-def test_mnist_transform_uses_mnist_statistics():
-    normalize = data.mnist_transform().transforms[1]
-    assert tuple(normalize.mean) == (MNIST_MEAN,) and tuple(normalize.std) == (MNIST_STD,)
 
 
 def test_loaded_tensors_equal_torchvision_dataset_items(tmp_path, allow_small_mnist):
@@ -45,7 +47,7 @@ def test_loaded_tensors_equal_torchvision_dataset_items(tmp_path, allow_small_mn
     loaded = data.load_mnist(tmp_path, download=False)
     for split, images, labels in (("train", loaded.train_images, loaded.train_labels),
                                   ("test", loaded.test_images, loaded.test_labels)):
-        dataset = MNIST(str(tmp_path), train=split == "train", transform=data.mnist_transform())
+        dataset = MNIST(str(tmp_path), train=split == "train", transform=study_note_transform())
         expected = torch.stack([dataset[i][0] for i in range(len(dataset))])
         assert torch.allclose(images, expected, atol=1e-6, rtol=0)
         assert labels.tolist() == [dataset[i][1] for i in range(len(dataset))]
@@ -58,7 +60,7 @@ def test_real_mnist_equals_torchvision_with_the_transform(shared_mnist, shared_m
     raw.mkdir(parents=True)
     for name in ALL_NAMES:  # torchvision wants all four present, even for the test split
         (raw / name).write_bytes(gzip.decompress((shared_mnist / f"{name}.gz").read_bytes()))
-    dataset = MNIST(str(tmp_path), train=False, transform=data.mnist_transform())
+    dataset = MNIST(str(tmp_path), train=False, transform=study_note_transform())
     sample = range(0, 10_000, 7)
     expected = torch.stack([dataset[i][0] for i in sample])
 
@@ -159,7 +161,7 @@ def test_missing_data_without_download_names_the_folder(tmp_path):
 def test_an_incomplete_plain_folder_is_reported_not_downloaded_into(fake_mnist, monkeypatch):
     root = fake_mnist["root"]
     (root / "train-labels-idx1-ubyte.gz").unlink()
-    monkeypatch.setattr(data, "download_mnist", lambda *a, **k: pytest.fail("must not download"))
+    monkeypatch.setattr(mnist_download, "download_mnist", lambda *a, **k: pytest.fail("must not download"))
     with pytest.raises(data.DataError, match="train-labels-idx1-ubyte is missing"):
         data.load_mnist(root)
 
@@ -264,7 +266,7 @@ def test_validation_split_leaves_most_of_a_small_set_for_training():
 
 def test_download_fills_torchvision_layout_and_reports_progress(tmp_path, mirror):
     reports = []
-    data.download_mnist(tmp_path, progress=lambda done, total: reports.append((done, total)))
+    mnist_download.download_mnist(tmp_path, progress=lambda done, total: reports.append((done, total)))
 
     raw = tmp_path / "MNIST" / "raw"
     assert sorted(path.name for path in raw.iterdir()) == sorted(ALL_NAMES + [f"{name}.gz" for name in ALL_NAMES])
@@ -282,14 +284,14 @@ def test_load_downloads_when_the_folder_is_empty(tmp_path, mirror):
 def test_a_file_failing_its_checksum_is_never_kept(tmp_path, mirror, monkeypatch):
     mirror.files["t10k-labels-idx1-ubyte.gz"] = gzip.compress(b"something else")
     with pytest.raises(data.DataError, match="checksum"):
-        data.download_mnist(tmp_path)
+        mnist_download.download_mnist(tmp_path)
     assert not (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()
     assert hidden_leftovers(tmp_path) == []
 
 
 def test_download_can_be_cancelled(tmp_path, mirror):
     with pytest.raises(data.DownloadCancelled):
-        data.download_mnist(tmp_path, should_stop=lambda: True)
+        mnist_download.download_mnist(tmp_path, should_stop=lambda: True)
     assert data.locate_mnist(tmp_path) is None
     assert hidden_leftovers(tmp_path) == []
 
@@ -302,7 +304,7 @@ def test_download_into_an_unusable_folder_says_so(tmp_path, mirror):
 
 
 def test_torchvision_mirrors_are_used_by_default():
-    mirrors, sources = data._download_sources()
+    mirrors, sources = mnist_download._download_sources()
     assert mirrors and all(url.startswith("http") for url in mirrors)
     assert sorted(name for name, _ in sources) == sorted(f"{name}.gz" for name in ALL_NAMES)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,36 @@ def test_linux_uses_xdg_data_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert paths.user_data_dir() == tmp_path / "home" / ".local" / "share" / "digitpad"
+
+
+def test_windows_uses_local_app_data_without_an_author_folder(monkeypatch):
+    """platformdirs would nest the folder under an author of the same name (digitpad\\digitpad)."""
+    import platformdirs
+    from platformdirs.windows import Windows
+
+    monkeypatch.delenv("DIGITPAD_HOME")
+    monkeypatch.setattr(platformdirs, "PlatformDirs", Windows)
+    # platformdirs' documented override of the Local AppData folder, so this runs on any system.
+    monkeypatch.setenv("WIN_PD_OVERRIDE_LOCAL_APPDATA", r"C:\Users\ann\AppData\Local")
+
+    folder = paths.user_data_dir()
+
+    assert folder.name == "digitpad" and folder.parent == Path(r"C:\Users\ann\AppData\Local")
+    assert paths.models_dir() == folder / "models"
+
+
+def test_macos_uses_application_support(monkeypatch, tmp_path):
+    import platformdirs
+    from platformdirs.macos import MacOS
+
+    monkeypatch.delenv("DIGITPAD_HOME")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(platformdirs, "PlatformDirs", MacOS)
+
+    assert paths.user_data_dir() == tmp_path / "home" / "Library" / "Application Support" / "digitpad"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # as the README says
+    assert paths.user_data_dir() == tmp_path / "xdg" / "digitpad"
 
 
 def test_nothing_lives_in_the_working_directory(monkeypatch, tmp_path):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from cli_helpers import assert_one_clean_message, digit_image, run
-from digitpad import checkpoint, data
+from digitpad import checkpoint, data, mnist_download
 from digitpad.checkpoint import CheckpointError
 from digitpad.cli.predict import read_image
 from fake_mirror import UNREACHABLE_MIRROR, use_unreachable_mirrors
@@ -215,34 +215,74 @@ def test_an_interrupted_download_keeps_no_half_file_and_a_retry_works(tmp_path, 
 def test_a_download_cut_off_midway_says_it_was_interrupted_not_unreachable(tmp_path, mirror, monkeypatch, how):
     """The mirror answered and sent part of a file: the network is there, the transfer broke."""
     if how == "connection stalled":
-        monkeypatch.setattr(data, "_DOWNLOAD_TIMEOUT_S", 0.5)
+        monkeypatch.setattr(mnist_download, "_DOWNLOAD_TIMEOUT_S", 0.5)
         mirror.chunk_delay = 60  # the first 16 kB, then nothing until the socket times out
+        what = "lost after 16 kB of t10k-images-idx3-ubyte.gz (no data for 0.5 s, 55 kB in all)"
     else:
         mirror.cut.add("t10k-images-idx3-ubyte.gz")
+        what = "lost after 28 kB of t10k-images-idx3-ubyte.gz (the server closed the connection, 55 kB in all)"
+    assert len(mirror.files["t10k-images-idx3-ubyte.gz"]) == 55_213  # the sizes the message gives
     root = tmp_path / "mnist"
 
     with pytest.raises(data.DataError) as caught:
-        data.download_mnist(root)
+        mnist_download.download_mnist(root)
 
     message = str(caught.value)
     assert "\n" not in message
-    assert "t10k-images-idx3-ubyte.gz" in message and "was interrupted" in message
+    assert "was interrupted" in message and what in message
     assert "downloads t10k-images-idx3-ubyte.gz again from the start" in message
     assert "could not be reached" not in message and "connect to the internet" not in message
     assert data.locate_mnist(root) is None and hidden_leftovers(root) == []
 
 
-def test_a_stop_during_a_stalled_download_is_prompt_and_keeps_nothing(tmp_path, mirror):
+def test_train_says_how_much_of_which_file_arrived_and_a_retry_does_what_it_said(capsys, tmp_path, mirror):
+    """Cut off mid-file, `digitpad train` names the file and the megabytes that came, and says a retry
+    fetches that file again while keeping the whole ones; the retry then does just that."""
+    mirror.cut.add("train-images-idx3-ubyte.gz")
+    half = len(mirror.files["train-images-idx3-ubyte.gz"]) // 2
+    assert half >= 100_000  # so the message counts it in MB
+    root = tmp_path / "mnist"
+    train = [*TINY_TRAIN, "--data-dir", str(root), "--out", str(tmp_path / "model.pt")]
+
+    status, out, err = run(capsys, *train)
+
+    assert status == 1 and out == "" and "Traceback" not in err
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("digitpad train: The MNIST download was interrupted: the connection to")
+    assert f"was lost after {half / 1e6:.1f} MB of train-images-idx3-ubyte.gz" in message
+    assert "could not be reached" not in message
+    assert "trying again downloads train-images-idx3-ubyte.gz again from the start" in message
+    # The mirror serves files in name order: the two test files came whole before the cut.
+    assert "kept and not fetched again (t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)" in message
+
+    mirror.cut.clear()
+    status, out, err = run(capsys, *train)
+
+    assert status == 0, err
+    assert mirror.requests.count("train-images-idx3-ubyte.gz") == 2
+    assert mirror.requests.count("t10k-images-idx3-ubyte.gz") == mirror.requests.count("t10k-labels-idx1-ubyte.gz") == 1
+
+
+@pytest.mark.parametrize("how", ["stalled mid-file", "never answers"])
+def test_a_stop_during_a_stalled_download_is_prompt_and_keeps_nothing(tmp_path, mirror, how):
     """Closing the app or Ctrl+C must not wait for a silent server (the socket timeout is 30 s)."""
-    mirror.chunk_delay = 60  # the first 16 kB, then nothing
+    if how == "stalled mid-file":
+        mirror.chunk_delay = 60  # the first 16 kB, then nothing
+    else:
+        mirror.answer_delay = 60  # takes the connection, sends no answer
     stop = threading.Event()
-    threading.Timer(0.5, stop.set).start()
-    started = time.perf_counter()
+    stopped_at = []
+
+    def stop_soon():
+        stopped_at.append(time.perf_counter())
+        stop.set()
+
+    threading.Timer(0.5, stop_soon).start()
 
     with pytest.raises(data.DownloadCancelled):
-        data.download_mnist(tmp_path / "mnist", should_stop=stop.is_set)
+        mnist_download.download_mnist(tmp_path / "mnist", should_stop=stop.is_set)
 
-    assert time.perf_counter() - started < 3
+    assert time.perf_counter() - stopped_at[0] < 1.0
     assert data.locate_mnist(tmp_path / "mnist") is None and hidden_leftovers(tmp_path / "mnist") == []
 
 

@@ -1,19 +1,17 @@
-"""What every command shares: exit statuses, one-line errors, progress on stderr, Ctrl+C, the model to use."""
+"""What every command shares: exit statuses, one-line errors, Ctrl+C, the model to use (progress bars: ``progress``)."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from digitpad.config import ConfigError
+from digitpad.config import ConfigError, parse_sizes
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
     from digitpad.checkpoint import Checkpoint
@@ -43,15 +41,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes separated by commas, like 512,256; got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one size, like 512,256")
-    return values
+def sizes_option(what: str, example: str):
+    """An argparse type for layer sizes, read by ``config.parse_sizes`` as the app reads them."""
 
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            return parse_sizes(text, what, example)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def user_message(error: Exception) -> str | None:
@@ -70,53 +69,6 @@ def user_message(error: Exception) -> str | None:
 
 def say(message: object) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# --- progress ---------------------------------------------------------------------------------
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal; on a pipe or log, an occasional plain line."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._interval = 0.1 if self.is_terminal else 10.0
-        self._last_shown = -math.inf
-        self._open_line = 0
-
-    def show(self, fraction: float, label: str, detail: str = "", final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self._last_shown < self._interval:
-            return
-        self._last_shown = now
-        fraction = min(max(fraction, 0.0), 1.0)
-        filled = round(fraction * self.width)
-        line = f"{label} [{'#' * filled}{'-' * (self.width - filled)}] {fraction:4.0%} {detail}".rstrip()
-        if self.is_terminal:
-            self.stream.write("\r" + line.ljust(self._open_line))
-            self._open_line = len(line)
-            if final:
-                self.stream.write("\n")
-                self._open_line = 0
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        """Blank an unfinished terminal line so other output starts on a clean line."""
-        if self._open_line:
-            self.stream.write("\r" + " " * self._open_line + "\r")
-            self.stream.flush()
-            self._open_line = 0
-
-
-def download_progress(bar: ProgressBar):
-    def report(done: int, total: int) -> None:
-        detail = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
-        bar.show(done / total if total else 0.0, "downloading MNIST", detail, final=bool(total) and done >= total)
-    return report
 
 
 # --- Ctrl+C -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digitpad.cli.common import EXIT_INTERRUPTED, EXIT_OK, ProgressBar, download_progress, load_model, say, stop_on_interrupt
+from digitpad.cli.common import EXIT_INTERRUPTED, EXIT_OK, load_model, say, stop_on_interrupt
 from digitpad.config import NUM_CLASSES
 
 
@@ -12,14 +12,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
     import torch.nn.functional as F
 
+    from digitpad.cli.progress import download_bar
     from digitpad.data import DownloadCancelled, load_mnist
     from digitpad.models import build_model
 
     loaded, path = load_model(args)
-    bar = ProgressBar()
     with stop_on_interrupt("stopping") as stop:
         try:
-            data = load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
+            with download_bar() as report:
+                data = load_mnist(args.data_dir, progress=report, should_stop=stop.is_set)
         except DownloadCancelled as cancelled:
             say(f"digitpad eval: {cancelled}")
             return EXIT_INTERRUPTED

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from digitpad import __version__
-from digitpad.cli.common import Parser, int_list, positive_int
+from digitpad.cli.common import Parser, positive_int, sizes_option
 from digitpad.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
 
 
@@ -37,9 +37,9 @@ def build_parser() -> Parser:
     # Unset options (None) take the chosen architecture's defaults from TrainConfig.defaults_for.
     train.add_argument("--arch", choices=ARCHITECTURES,
                        help=f"network: the study note's MLP or the CNN (default {defaults.model.arch})")
-    train.add_argument("--hidden", type=int_list, metavar="SIZES",
+    train.add_argument("--hidden", type=sizes_option("hidden layer sizes", "512,256"), metavar="SIZES",
                        help=f"MLP hidden layer sizes (default {','.join(map(str, defaults.model.hidden))})")
-    train.add_argument("--channels", type=int_list, metavar="C1,C2",
+    train.add_argument("--channels", type=sizes_option("channel counts", "16,32"), metavar="C1,C2",
                        help=f"CNN channel counts (default {','.join(map(str, defaults.model.channels))})")
     train.add_argument("--dropout", type=float, help=f"dropout probability (default {defaults.model.dropout:g})")
     train.add_argument("--optimizer", choices=OPTIMIZERS,

@@ -1,4 +1,4 @@
-"""``digitpad train``: train on MNIST without the app, with a progress bar on stderr."""
+"""``digitpad train``: train on MNIST without the app, with progress bars on stderr."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from digitpad.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    ProgressBar,
     UsageError,
-    download_progress,
     say,
     stop_on_interrupt,
 )
@@ -85,17 +83,17 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from digitpad.cli.progress import EpochBars, download_bar
     from digitpad.data import DownloadCancelled, load_mnist, validation_split
     from digitpad.runs import keep_result
     from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit, training_threads
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
-    bar = ProgressBar()
     with stop_on_interrupt("stopping after the current batch; the last complete model will be saved") as stop:
         try:
-            data = load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
+            with download_bar() as report:
+                data = load_mnist(args.data_dir, progress=report, should_stop=stop.is_set)
         except DownloadCancelled as cancelled:
-            bar.clear()
             say(f"digitpad train: {cancelled}")
             return EXIT_INTERRUPTED
         train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
@@ -106,17 +104,15 @@ def run(args: argparse.Namespace) -> int:
         result = None
         # Continuing: its weights, and its curves to head the new run's.
         continuing = dict(initial_state=start_from.state_dict, initial_history=start_from.history) if start_from else {}
-        for event in fit(config, data, should_stop=stop.is_set, **continuing):
-            if isinstance(event, BatchProgress):
-                bar.show(event.step / event.steps_per_epoch, f"epoch {event.epoch}/{event.epochs}",
-                         f"loss {event.loss:.4f}  {event.elapsed:.0f}s", final=event.step == event.steps_per_epoch)
-            elif isinstance(event, ValidationResult):
-                bar.clear()
-                print(f"epoch {event.epoch} validation: loss {event.loss:.4f}, accuracy {event.accuracy:.4f} "
-                      f"({event.elapsed:.1f} s)", flush=True)
-            elif isinstance(event, TrainingResult):
-                result = event
-        bar.clear()
+        with EpochBars() as bars:
+            for event in fit(config, data, should_stop=stop.is_set, **continuing):
+                if isinstance(event, BatchProgress):
+                    bars.show(event)
+                elif isinstance(event, ValidationResult):
+                    bars.print(f"epoch {event.epoch} validation: loss {event.loss:.4f}, "
+                               f"accuracy {event.accuracy:.4f} ({event.elapsed:.1f} s)")
+                elif isinstance(event, TrainingResult):
+                    result = event
 
     assert result is not None, "fit() always ends with a TrainingResult"
     kept = keep_result(result, out=out)

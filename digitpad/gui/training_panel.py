@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from digitpad.config import ConfigError, ModelConfig, TrainConfig
+from digitpad.config import ConfigError, ModelConfig, TrainConfig, parse_sizes
 from digitpad.gui import settings as keys
 from digitpad.gui.plots import MetricsPlot
 
@@ -71,16 +71,6 @@ def _format_duration(seconds: float) -> str:
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts:
-        raise ConfigError("enter the hidden layer sizes, e.g. 512,256")
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConfigError(f"hidden layer sizes must be whole numbers separated by commas, not {text!r}") from None
 
 
 class TrainingPanel(QGroupBox):
@@ -257,7 +247,7 @@ class TrainingPanel(QGroupBox):
             model_config = self._model_config
         else:
             arch = self.arch_combo.currentData()
-            hidden = _parse_hidden(self.hidden_edit.text()) if arch == "mlp" else TrainConfig().model.hidden
+            hidden = parse_sizes(self.hidden_edit.text()) if arch == "mlp" else TrainConfig().model.hidden
             model_config = ModelConfig(arch=arch, hidden=hidden, dropout=self.dropout_spin.value())
         return TrainConfig.defaults_for(model_config.arch).with_changes(
             model=model_config,
@@ -276,7 +266,7 @@ class TrainingPanel(QGroupBox):
         self.arch_combo.setCurrentIndex(max(0, arch_index))
         hidden = keys.read_str(s, p + "hidden", self.hidden_edit.text())
         try:
-            ModelConfig(arch="mlp", hidden=_parse_hidden(hidden))
+            ModelConfig(arch="mlp", hidden=parse_sizes(hidden))
             self.hidden_edit.setText(hidden)
         except (ConfigError, ValueError):
             pass

@@ -448,7 +448,10 @@ def test_an_interrupted_download_then_a_retry_trains(window, qtbot, mirror):
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         pass
     text = one_error(window)
-    assert "connection closed after" in text and "was interrupted" in text and "could not be reached" not in text
+    half = len(mirror.files["train-images-idx3-ubyte.gz"]) // 2
+    assert "was interrupted" in text and "could not be reached" not in text
+    assert f"was lost after {half / 1e6:.1f} MB of train-images-idx3-ubyte.gz" in text  # which file, how far
+    assert "trying again downloads train-images-idx3-ubyte.gz again from the start" in text
     root = paths.default_data_dir()
     raw = root / "MNIST" / "raw"
     assert not (raw / "train-images-idx3-ubyte.gz").exists() and not (raw / "train-images-idx3-ubyte").exists()
@@ -856,7 +859,7 @@ def _remember_data_dir(folder: Path) -> None:
 def test_a_vanished_mnist_folder_is_not_offered_for_the_download(qtbot, monkeypatch, tmp_path, test_model_path):
     """The remembered MNIST folder has gone (deleted, or its drive unplugged): Train says so and offers
     the default folder instead; the download never goes to, or recreates, the vanished path."""
-    from digitpad import data, paths
+    from digitpad import data, mnist_download, paths
 
     paths.set_current_model(test_model_path)
     gone = tmp_path / "unplugged-drive" / "mnist"
@@ -867,7 +870,7 @@ def test_a_vanished_mnist_folder_is_not_offered_for_the_download(qtbot, monkeypa
         download_targets.append(Path(root))
         raise data.DataError("No network in this test.")
 
-    monkeypatch.setattr(data, "download_mnist", record_download)
+    monkeypatch.setattr(mnist_download, "download_mnist", record_download)
     window = new_window(qtbot)
     try:
         train_button(window).click()

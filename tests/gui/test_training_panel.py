@@ -264,14 +264,14 @@ def test_choosing_a_folder_without_mnist_says_so(window, qtbot, monkeypatch, tmp
 
 
 def test_download_without_network_fails_clearly(window, qtbot, monkeypatch):
-    from digitpad import data
+    from digitpad import data, mnist_download
 
     def no_network(root, progress=None, should_stop=None):
         if progress:
             progress(0, 11_000_000)
         raise data.DataError(f"Could not download MNIST into {root}: no network.")
 
-    monkeypatch.setattr(data, "download_mnist", no_network)
+    monkeypatch.setattr(mnist_download, "download_mnist", no_network)
     buttons(window)[0].click()
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
@@ -284,7 +284,7 @@ def test_download_without_network_fails_clearly(window, qtbot, monkeypatch):
 def test_stop_cancels_a_download(window, qtbot, monkeypatch):
     import threading
 
-    from digitpad import data
+    from digitpad import data, mnist_download
 
     started = threading.Event()
 
@@ -295,7 +295,7 @@ def test_stop_cancels_a_download(window, qtbot, monkeypatch):
             threading.Event().wait(0.01)
         raise data.DownloadCancelled("Download cancelled.")
 
-    monkeypatch.setattr(data, "download_mnist", slow_download)
+    monkeypatch.setattr(mnist_download, "download_mnist", slow_download)
     buttons(window)[0].click()
     mnist_question(window, qtbot).findChild(QPushButton, "download_button").click()
     progress = window.findChild(QProgressBar, "train_progress")
@@ -309,7 +309,7 @@ def test_stop_cancels_a_download(window, qtbot, monkeypatch):
 def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_path):
     import threading
 
-    from digitpad import data, paths
+    from digitpad import data, mnist_download, paths
     from digitpad.gui.main_window import MainWindow
 
     def slow_download(root, progress=None, should_stop=None):
@@ -318,7 +318,7 @@ def test_closing_during_a_download_exits_cleanly(qtbot, monkeypatch, test_model_
             threading.Event().wait(0.01)
         raise data.DownloadCancelled("Download cancelled.")
 
-    monkeypatch.setattr(data, "download_mnist", slow_download)
+    monkeypatch.setattr(mnist_download, "download_mnist", slow_download)
     paths.set_current_model(test_model_path)
     window = MainWindow()
     with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
@@ -355,3 +355,17 @@ def test_closing_during_validation_exits_cleanly(qtbot, use_tiny_mnist, test_mod
     click_train(window, qtbot)
     qtbot.waitUntil(validating.is_set, timeout=TRAIN_TIMEOUT_MS)
     close_window(window)
+
+
+@pytest.mark.parametrize("text", ["64,32", "64, 32", "64;32", " 64 ; 32 "])
+def test_the_hidden_field_reads_sizes_as_the_command_line_does(qtbot, text):
+    from digitpad.cli.parser import build_parser
+    from digitpad.gui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.arch_combo.setCurrentIndex(panel.arch_combo.findData("mlp"))
+    panel.hidden_edit.setText(text)
+
+    assert panel.build_train_config().model.hidden == build_parser().parse_args(["train", "--hidden", text]).hidden
+    assert panel.build_train_config().model.hidden == (64, 32)
