@@ -98,7 +98,8 @@ def test_the_check_passes_where_qt_will_start_and_imports_no_torch(tmp_path):
     (["digitpad"], {"DISPLAY": ":0"}, (["xcb"], "")),
     (["digitpad"], {"WAYLAND_DISPLAY": "wayland-0"}, (["wayland", "xcb"], "")),
     (["digitpad"], {"XDG_SESSION_TYPE": "wayland"}, (["wayland", "xcb"], "")),
-    (["digitpad"], {"QT_QPA_PLATFORM": "Wayland-EGL;xcb:nograb"}, (["wayland-egl", "xcb"], "QT_QPA_PLATFORM=Wayland-EGL;xcb:nograb")),
+    (["digitpad"], {"QT_QPA_PLATFORM": "Wayland-EGL;xcb:nograb"},
+     (["wayland-egl", "xcb"], "QT_QPA_PLATFORM=Wayland-EGL;xcb:nograb")),
     (["digitpad", "--platform", "offscreen"], {"QT_QPA_PLATFORM": "xcb"}, (["offscreen"], "-platform offscreen")),
 ])
 def test_the_platforms_are_those_qt_would_try(argv, environ, expected):
