@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             display_check.release_probes()
             print(problem, file=sys.stderr)
             return 1
+        startup_trace.mark("window_checked")
     # The imports and widgets make many objects; no collector passes meanwhile (see collector.py).
     with collector.paused_and_frozen():
         try:

@@ -9,6 +9,10 @@ each run, in the same loop, ``python -c "import torch"`` is timed for scale.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/startup.py [--runs 7]
 
+``--platform xcb`` runs it on an X server instead (e.g. under ``xvfb-run -a``),
+as on a Linux desktop, where the start-up's window check loads Qt's xcb plugin
+and connects to the X server.
+
 The model is the shipped one, or ``--checkpoint PATH``, or (when neither
 exists) an untrained default CNN. ``--baseline DIR`` also runs another copy
 of the code (which must have the trace hook), alternating with this one, for
@@ -36,6 +40,7 @@ from gui_latency import isolate, prepare_model  # noqa: E402
 
 STEPS = [
     ("app_main", "app.main entered (Python, PySide6 and the CLI imported)"),
+    ("window_checked", "window check done (display_check; this checkout only)"),
     ("window_shown", "window.show() returned"),
     ("window_painted", "the canvas first painted"),
     ("torch_imported", "torch imported (loader thread)"),
@@ -94,6 +99,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path,
                         help="another copy of the code (with the trace hook) to run alternately, for before/after")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--platform", default="offscreen", help="Qt's platform plugin (default: offscreen)")
     args = parser.parse_args()
 
     versions: dict[str, Path | None] = {"this checkout": None}
@@ -103,7 +109,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="digitpad-startup-"))
     try:
         isolate(workdir, SHARED_MNIST)
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        env = dict(os.environ, QT_QPA_PLATFORM=args.platform)
         model_note = prepare_model(args.checkpoint.resolve() if args.checkpoint else None)
 
         def env_for(code: Path | None) -> dict:
@@ -119,7 +125,8 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"model: {model_note}; {args.runs} runs of each, alternating; load average {os.getloadavg()[0]:.2f}")
+    print(f"model: {model_note}; platform {args.platform}; {args.runs} runs of each, alternating; "
+          f"load average {os.getloadavg()[0]:.2f}")
     for name, runs in results.items():
         print_table(name, runs, torch_alone)
     if args.baseline:

@@ -65,7 +65,8 @@ def test_startup_trace_shows_the_window_painted_before_torch_is_loaded(tmp_path,
     data = json.loads(trace.read_text())
     assert data["error"] is None
     marks = data["marks"]
-    order = ["app_main", "window_shown", "window_painted", "torch_imported", "model_ready", "first_prediction"]
+    order = ["app_main", "window_checked", "window_shown", "window_painted", "torch_imported", "model_ready",
+             "first_prediction"]
     assert sorted(marks, key=marks.get) == order
 
 
