@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_process import SHARED_MNIST, run_timed  # noqa: E402
@@ -54,9 +55,10 @@ FIRST_PREDICTION_TARGET_S = 3.0
 def run_once(env: dict, trace: Path) -> dict[str, float]:
     trace.unlink(missing_ok=True)
     started = time.monotonic()
+    # Run outside the checkout: `python -m` puts the working directory before PYTHONPATH.
     result = subprocess.run(
         [sys.executable, "-m", "digitpad", "gui"], env={**env, "DIGITPAD_STARTUP_TRACE": str(trace)},
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, cwd=trace.parent,
     )
     exited = time.monotonic()
     if result.returncode != 0 or not trace.is_file():
@@ -113,7 +115,7 @@ def main() -> int:
         model_note = prepare_model(args.checkpoint.resolve() if args.checkpoint else None)
 
         def env_for(code: Path | None) -> dict:
-            return {**env, "PYTHONPATH": str(code)} if code else env
+            return {**env, "PYTHONPATH": str(code or REPO_ROOT)}
 
         for code in versions.values():
             run_once(env_for(code), workdir / "trace.json")  # warm caches and bytecode; not counted
