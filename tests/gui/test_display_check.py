@@ -29,6 +29,7 @@ from .conftest import SUBPROCESS_TIMEOUT_S
 
 QT_PLUGINS = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
 DISPLAY_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET", "XDG_SESSION_TYPE", "QT_QPA_PLATFORM")
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11, Wayland and ELF plugins are Linux's")
 
 
 def digitpad_command() -> list[str]:
@@ -60,6 +61,7 @@ def assert_refused_cleanly(result: subprocess.CompletedProcess) -> str:
 # ------------------------------------------------------------------- the command, end to end
 
 
+@linux_only
 def test_digitpad_with_no_display_says_so_and_exits_1(tmp_path):
     message = assert_refused_cleanly(run_digitpad(tmp_path, QT_QPA_PLATFORM="xcb"))
     assert "chosen by QT_QPA_PLATFORM=xcb" in message
@@ -67,11 +69,13 @@ def test_digitpad_with_no_display_says_so_and_exits_1(tmp_path):
     assert "digitpad train, eval and predict work without a display" in message
 
 
+@linux_only
 def test_qts_own_platform_option_is_respected_over_the_environment(tmp_path):
     result = run_digitpad(tmp_path, "gui", "-platform", "xcb", QT_QPA_PLATFORM="offscreen")
     assert "chosen by -platform xcb" in assert_refused_cleanly(result)
 
 
+@linux_only
 def test_a_platform_qt_fails_to_start_is_reported_instead_of_qts_abort(tmp_path):
     """A platform the check does not know: Qt's own failure is caught before Qt aborts."""
     result = run_digitpad(tmp_path, QT_QPA_PLATFORM="nosuchplatform")
@@ -81,6 +85,7 @@ def test_a_platform_qt_fails_to_start_is_reported_instead_of_qts_abort(tmp_path)
     assert "offscreen" in message  # the window systems Qt does have
 
 
+@linux_only
 def test_the_check_passes_where_qt_will_start_and_imports_no_torch(tmp_path):
     code = ("import sys; from digitpad.gui import app; "
             "print(repr(app.window_problem(['digitpad'])), 'torch' in sys.modules)")
@@ -132,6 +137,7 @@ def plugins_missing_a_library(tmp_path, monkeypatch) -> Path:
     return qt / "plugins"
 
 
+@linux_only
 def test_a_library_the_plugin_lacks_is_named_with_the_commands_that_install_it(plugins_missing_a_library):
     missing, error = display_check.missing_libraries(plugins_missing_a_library / "platforms" / "libqxcb.so")
     assert "libxcb-absent.so.0" in missing and error
@@ -143,6 +149,7 @@ def test_a_library_the_plugin_lacks_is_named_with_the_commands_that_install_it(p
     assert message.endswith(display_check.HEADLESS_NOTE)
 
 
+@linux_only
 def test_without_ldd_the_library_the_loader_names_is_reported(plugins_missing_a_library, monkeypatch):
     def no_ldd(*args, **kwargs):
         raise FileNotFoundError("ldd")
@@ -160,6 +167,7 @@ def test_a_library_of_unknown_package_is_named_with_how_to_find_its_package():
     assert "sudo apt install" not in message
 
 
+@linux_only
 def test_every_library_qts_plugins_load_maps_to_a_package_the_readme_names():
     """README's list (which .ci/run installs) covers what the xcb and offscreen plugins load."""
     if not shutil.which("ldd"):
@@ -186,6 +194,7 @@ def _free_x_display() -> str:
     return f":{number}"
 
 
+@linux_only
 def test_an_x_display_with_no_server_is_named(monkeypatch):
     try:
         ctypes.CDLL("libxcb.so.1")
@@ -239,6 +248,7 @@ def x_server():
         process.wait(30)
 
 
+@linux_only
 @pytest.mark.slow
 def test_on_a_real_x_server_the_app_starts_or_names_what_is_missing(x_server, tmp_path):
     """Qt's default platform on X11: the window opens, or every library named really is missing."""
@@ -254,6 +264,7 @@ def test_on_a_real_x_server_the_app_starts_or_names_what_is_missing(x_server, tm
             ctypes.CDLL(library)
 
 
+@linux_only
 def test_a_working_x_connection_is_held_until_released(x_server):
     assert display_check.x_server_problem(x_server) is None
     assert len(display_check._held_connections) == 1
