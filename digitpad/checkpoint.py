@@ -180,7 +180,7 @@ def _problem(path: Path, text: str) -> CheckpointError:
 
 def _read_file(path: Path) -> Any:
     if not path.exists():
-        raise _problem(path, "the file does not exist")
+        raise _problem(path, paths.broken_link(path) or "the file does not exist")
     if path.is_dir():
         raise _problem(path, "it is a folder, not a model file")
     try:

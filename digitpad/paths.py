@@ -8,6 +8,7 @@ out of the real one); ``DIGITPAD_DATA_DIR`` points at an MNIST folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -33,6 +34,26 @@ def user_data_dir() -> Path:
     # appauthor=False: on Windows platformdirs would otherwise nest the folder
     # under an author folder of the same name (%LOCALAPPDATA%\digitpad\digitpad).
     return platformdirs.PlatformDirs(APP_NAME, appauthor=False).user_data_path
+
+
+def broken_link(path: Path) -> str | None:
+    """Why ``path``, which does not exist, is a symbolic link that cannot be followed; None otherwise.
+
+    ``Path.exists()`` is simply False for these, as for a file that is not there.
+    """
+    try:
+        os.stat(path)
+    except OSError as error:
+        looping = error.errno == errno.ELOOP
+    else:
+        return None
+    is_link = path.is_symlink()
+    if looping:
+        where = "it is" if is_link else "a folder on its way is"
+        return f"{where} a symbolic link that cannot be resolved (the links lead round in a loop)"
+    if is_link:
+        return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
+    return None
 
 
 def default_data_dir() -> Path:

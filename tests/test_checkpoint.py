@@ -266,6 +266,16 @@ def test_missing_file_and_folder(tmp_path):
         checkpoint.load(tmp_path)
 
 
+def test_links_that_cannot_be_followed_are_named_as_links(tmp_path):
+    loop, dangling = tmp_path / "loop.pt", tmp_path / "dangling.pt"
+    loop.symlink_to(loop.name)
+    dangling.symlink_to("gone.pt")
+    with pytest.raises(CheckpointError, match=r"loop\.pt: it is a symbolic link that cannot be resolved"):
+        checkpoint.load(loop)
+    with pytest.raises(CheckpointError, match="it is a symbolic link to gone.pt, which does not exist"):
+        checkpoint.load(dangling)
+
+
 @pytest.mark.parametrize("container", ["torch.save", "raw pickle"])
 def test_a_malicious_pickle_never_runs(tmp_path, container):
     marker = tmp_path / "code-ran"

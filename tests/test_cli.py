@@ -415,6 +415,26 @@ def test_predict_json_reports_bad_files_and_classifies_the_rest(capsys, small_ch
         assert expected in by_name[name]["error"]
 
 
+def test_predict_names_links_that_cannot_be_followed(capsys, small_checkpoint, tmp_path):
+    loop, dangling = tmp_path / "loop.png", tmp_path / "dangling.png"
+    loop.symlink_to(loop.name)
+    dangling.symlink_to("nowhere.png")
+    (tmp_path / "round").symlink_to("round")
+    through_a_loop = tmp_path / "round" / "seven.png"
+
+    status, out, err = run(capsys, "predict", "--json", "--checkpoint", str(small_checkpoint),
+                           str(loop), str(dangling), str(through_a_loop), str(tmp_path / "missing.png"))
+
+    assert status == 1
+    errors = [result["error"] for result in json.loads(out)]
+    assert errors == [
+        "it is a symbolic link that cannot be resolved (the links lead round in a loop)",
+        "it is a symbolic link to nowhere.png, which does not exist",
+        "a folder on its way is a symbolic link that cannot be resolved (the links lead round in a loop)",
+        "no such file",
+    ]
+
+
 def test_predict_text_mode_reports_each_bad_file_on_stderr(capsys, small_checkpoint, tmp_path):
     good = tmp_path / "seven.png"
     digit_image().save(good)

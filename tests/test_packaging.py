@@ -77,3 +77,26 @@ def test_an_installed_wheel_finds_its_resources(wheel, tmp_path):
     folder, model_found = done.stdout.split()
     assert Path(folder) == installed / "digitpad" / "resources"
     assert model_found == str((REPO_ROOT / "resources" / "model.pt").is_file())
+
+
+def _readme_packages() -> list[str]:
+    """The apt line README.md's "Set up" gives for a machine without a desktop."""
+    setup = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split("## Set up", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in setup.splitlines() if line.startswith("sudo apt install ") and "#" not in line]
+    assert len(lines) == 1, lines
+    return lines[0].split()[3:]
+
+
+def _ci_packages() -> list[str]:
+    script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    listed = script.split("system_packages=(", 1)[1].split(")", 1)[0]
+    return listed.split()
+
+
+def test_the_readme_names_the_system_packages_ci_installs():
+    readme = _readme_packages()
+    assert sorted(readme) == sorted(_ci_packages())
+    assert len(set(readme)) == len(readme)
+    # The one a fresh Ubuntu desktop lacks is named on its own, with Fedora's name for it.
+    assert "sudo apt install libxcb-cursor0        # Fedora: sudo dnf install xcb-util-cursor" in (
+        REPO_ROOT / "README.md").read_text(encoding="utf-8")

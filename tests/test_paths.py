@@ -119,3 +119,14 @@ def test_new_model_paths_are_unique_and_in_the_models_folder():
     assert first != second and not second.exists()
     assert first.name.startswith("trained-") and first.suffix == ".pt"
     assert paths.new_model_path(prefix="cnn").name.startswith("cnn-")
+
+
+def test_a_link_that_cannot_be_followed_says_why(tmp_path):
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    (tmp_path / "file").write_text("here")
+    assert "it is a symbolic link that cannot be resolved" in paths.broken_link(tmp_path / "loop")
+    assert "a folder on its way is a symbolic link" in paths.broken_link(tmp_path / "loop" / "inside")
+    assert paths.broken_link(tmp_path / "dangling") == "it is a symbolic link to nowhere, which does not exist"
+    assert paths.broken_link(tmp_path / "missing") is None
+    assert paths.broken_link(tmp_path / "file") is None

@@ -7,6 +7,7 @@ import json
 import warnings
 from pathlib import Path
 
+from digitpad import paths
 from digitpad.cli.common import EXIT_FAILED, EXIT_OK, load_model, say
 
 # Larger images are shrunk before preprocessing: a digit needs nowhere near this
@@ -24,7 +25,7 @@ def read_image(path: Path):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not path.exists():
-        raise ImageReadError("no such file")
+        raise ImageReadError(paths.broken_link(path) or "no such file")
     if path.is_dir():
         raise ImageReadError("it is a folder, not an image")
     try:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QLibraryInfo, QtMsgType, Qt, QTimer, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from digitpad import __version__, paths
-from digitpad.gui import collector, settings, startup_trace
+from digitpad.gui import collector, display_check, settings, startup_trace
 
 ICON_NAME = "icon.svg"
 
@@ -20,7 +23,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+        with _window_system_failure_exits_cleanly():
+            app = QApplication(_qt_argv(argv))
     app.setOrganizationName(settings.ORGANIZATION)
     app.setApplicationName(settings.APPLICATION)
     app.setApplicationDisplayName("digitpad")
@@ -30,6 +34,43 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+def _qt_argv(argv: Sequence[str] | None) -> list[str]:
+    return list(argv) if argv is not None else sys.argv[:1]
+
+
+def window_problem(argv: Sequence[str] | None = None) -> str | None:
+    """Why Qt could not open a window here (one paragraph), or None; see display_check."""
+    plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
+    return display_check.window_problem(_qt_argv(argv), os.environ, plugins)
+
+
+@contextmanager
+def _window_system_failure_exits_cleanly() -> Iterator[None]:
+    """If Qt's window system fails to start after all, say so and exit 1 instead of Qt's abort.
+
+    Qt reports that failure as a fatal message and then aborts the process;
+    its handler is the last moment to end it cleanly. Qt's other messages from
+    start-up are printed as usual, once it is over.
+    """
+    held: list[str] = []
+
+    def handler(kind, context, message: str) -> None:
+        if kind == QtMsgType.QtFatalMsg:
+            sys.stderr.write(display_check.describe_qt_failure(held, message) + "\n")
+            sys.stderr.flush()
+            os._exit(1)
+        category = context.category if context is not None else None
+        held.append(f"{category}: {message}" if category and category != "default" else message)
+
+    previous = qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        qInstallMessageHandler(previous)
+        for message in held:
+            print(message, file=sys.stderr)
 
 
 def _close_on_ctrl_c(window) -> QTimer:
@@ -51,9 +92,20 @@ def _close_on_ctrl_c(window) -> QTimer:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app until its window closes; returns the exit status."""
     startup_trace.mark("app_main")
+    if QApplication.instance() is None:
+        # Qt aborts the process when it cannot open a window; find out first, and say why.
+        problem = window_problem(argv)
+        if problem:
+            display_check.release_probes()
+            print(problem, file=sys.stderr)
+            return 1
+        startup_trace.mark("window_checked")
     # The imports and widgets make many objects; no collector passes meanwhile (see collector.py).
     with collector.paused_and_frozen():
-        app = create_application(argv)
+        try:
+            app = create_application(argv)
+        finally:
+            display_check.release_probes()
         from digitpad.gui.main_window import MainWindow
 
         window = MainWindow()

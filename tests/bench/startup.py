@@ -9,6 +9,10 @@ each run, in the same loop, ``python -c "import torch"`` is timed for scale.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/startup.py [--runs 7]
 
+``--platform xcb`` runs it on an X server instead (e.g. under ``xvfb-run -a``),
+as on a Linux desktop, where the start-up's window check loads Qt's xcb plugin
+and connects to the X server.
+
 The model is the shipped one, or ``--checkpoint PATH``, or (when neither
 exists) an untrained default CNN. ``--baseline DIR`` also runs another copy
 of the code (which must have the trace hook), alternating with this one, for
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_process import SHARED_MNIST, run_timed  # noqa: E402
@@ -36,6 +41,7 @@ from gui_latency import isolate, prepare_model  # noqa: E402
 
 STEPS = [
     ("app_main", "app.main entered (Python, PySide6 and the CLI imported)"),
+    ("window_checked", "window check done (display_check; this checkout only)"),
     ("window_shown", "window.show() returned"),
     ("window_painted", "the canvas first painted"),
     ("torch_imported", "torch imported (loader thread)"),
@@ -49,9 +55,10 @@ FIRST_PREDICTION_TARGET_S = 3.0
 def run_once(env: dict, trace: Path) -> dict[str, float]:
     trace.unlink(missing_ok=True)
     started = time.monotonic()
+    # Run outside the checkout: `python -m` puts the working directory before PYTHONPATH.
     result = subprocess.run(
         [sys.executable, "-m", "digitpad", "gui"], env={**env, "DIGITPAD_STARTUP_TRACE": str(trace)},
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, cwd=trace.parent,
     )
     exited = time.monotonic()
     if result.returncode != 0 or not trace.is_file():
@@ -94,6 +101,7 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path,
                         help="another copy of the code (with the trace hook) to run alternately, for before/after")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--platform", default="offscreen", help="Qt's platform plugin (default: offscreen)")
     args = parser.parse_args()
 
     versions: dict[str, Path | None] = {"this checkout": None}
@@ -103,11 +111,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="digitpad-startup-"))
     try:
         isolate(workdir, SHARED_MNIST)
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        env = dict(os.environ, QT_QPA_PLATFORM=args.platform)
         model_note = prepare_model(args.checkpoint.resolve() if args.checkpoint else None)
 
         def env_for(code: Path | None) -> dict:
-            return {**env, "PYTHONPATH": str(code)} if code else env
+            return {**env, "PYTHONPATH": str(code or REPO_ROOT)}
 
         for code in versions.values():
             run_once(env_for(code), workdir / "trace.json")  # warm caches and bytecode; not counted
@@ -119,7 +127,8 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"model: {model_note}; {args.runs} runs of each, alternating; load average {os.getloadavg()[0]:.2f}")
+    print(f"model: {model_note}; platform {args.platform}; {args.runs} runs of each, alternating; "
+          f"load average {os.getloadavg()[0]:.2f}")
     for name, runs in results.items():
         print_table(name, runs, torch_alone)
     if args.baseline:

@@ -45,6 +45,31 @@ def isolated_app_state(tmp_path, monkeypatch):
     yield tmp_path
 
 
+@pytest.fixture(scope="session")
+def torch_threads_at_start() -> int:
+    """This thread's torch intra-op thread count when the app's tests began."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_restored(torch_threads_at_start):
+    """Put back the torch thread count of the thread the tests run on.
+
+    The window pins the thread it predicts on (here pytest's) to one torch
+    thread when it takes a model, and some tests set the count themselves;
+    without this, every later test would run on one thread, depending on the
+    order the tests run in.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 def _active_timers(widget: QWidget) -> list[str]:
     return [
         f"{type(timer.parent()).__name__}.{timer.objectName() or 'QTimer'}"

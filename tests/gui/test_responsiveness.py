@@ -65,7 +65,8 @@ def test_startup_trace_shows_the_window_painted_before_torch_is_loaded(tmp_path,
     data = json.loads(trace.read_text())
     assert data["error"] is None
     marks = data["marks"]
-    order = ["app_main", "window_shown", "window_painted", "torch_imported", "model_ready", "first_prediction"]
+    order = ["app_main", "window_checked", "window_shown", "window_painted", "torch_imported", "model_ready",
+             "first_prediction"]
     assert sorted(marks, key=marks.get) == order
 
 
@@ -112,6 +113,22 @@ def test_the_trainer_sets_its_own_thread_count_and_leaves_the_gui_threads_alone(
     fakes.run_worker(qtbot, worker)
     assert seen == [training.training_threads(True)]
     assert torch.get_num_threads() == 1
+
+
+def test_a_window_that_takes_a_model_pins_the_test_thread_to_one_torch_thread(window):
+    import torch
+
+    assert window.model() is not None
+    assert torch.get_num_threads() == 1  # what the next test must not inherit
+
+
+def test_the_test_after_it_starts_with_the_thread_count_the_tests_began_with(torch_threads_at_start):
+    """Runs after the test above (tests run in file order): its teardown put the count back."""
+    import torch
+
+    if torch_threads_at_start == 1:
+        pytest.skip("one torch thread to begin with: pinning the window to one changes nothing here")
+    assert torch.get_num_threads() == torch_threads_at_start
 
 
 # ---------------------------------------------------- garbage collector
