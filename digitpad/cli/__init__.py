@@ -107,11 +107,13 @@ def _run_command(command: str, args) -> int:
 
 def _gui(qt_args: list[str]) -> int:
     try:
+        from digitpad.gui import startup_trace
         from digitpad.gui.app import main as app_main
     except ImportError as error:
         say(f"digitpad: the app cannot start because a part of it is missing ({error}). "
              f"Reinstall with: pip install -e .   (train, eval and predict work without it)")
         return EXIT_FAILED
+    qt_args = startup_trace.take_option(qt_args)
     # Qt reads its own options (e.g. -platform) from an argv that starts with the program name.
     return app_main([sys.argv[0] if sys.argv and sys.argv[0] else "digitpad", *qt_args])
 

@@ -19,7 +19,8 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"digitpad {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    commands.add_parser("gui", help="open the app (the default); Qt options may follow")
+    commands.add_parser("gui", help="open the app (the default); Qt options may follow, and --trace-startup FILE "
+                        "(write when each start-up step happened to FILE as JSON, then quit)")
 
     train = commands.add_parser(
         "train", help="train a model on MNIST without the app",

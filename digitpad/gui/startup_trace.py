@@ -1,27 +1,42 @@
-"""Start-up timestamps for tests/bench/startup.py: set DIGITPAD_STARTUP_TRACE=PATH.
+"""``digitpad gui --trace-startup FILE``: when each start-up step happened, for a slow start.
 
-The app then records when its steps happen, writes them to PATH as JSON once
+The app then records when its steps happen, writes them to FILE as JSON once
 the model is ready and one prediction has run on the GUI thread, and quits.
 Times are ``time.monotonic()`` (CLOCK_MONOTONIC on Linux, shared by all
-processes), so the benchmark can measure from before it started the process.
-Without the variable, ``mark`` does nothing and ``install`` is never called.
+processes), so tests/bench/startup.py can measure from before it started the
+process. Without the option, ``mark`` does nothing and ``install`` is never called.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
 
-ENV = "DIGITPAD_STARTUP_TRACE"
+OPTION = "--trace-startup"
 
 _marks: dict[str, float] = {}
+_path: str | None = None
+
+
+def take_option(arguments: list[str]) -> list[str]:
+    """Start tracing if ``arguments`` hold ``--trace-startup FILE`` (or ``=FILE``); the others, for Qt."""
+    global _path
+    rest = []
+    found = iter(arguments)
+    for argument in found:
+        if argument == OPTION:
+            _path = next(found, None)
+        elif argument.startswith(OPTION + "="):
+            _path = argument.split("=", 1)[1]
+        else:
+            rest.append(argument)
+    return rest
 
 
 def enabled() -> bool:
-    return bool(os.environ.get(ENV))
+    return bool(_path)
 
 
 def mark(name: str) -> None:
@@ -49,7 +64,7 @@ def install(window: Any) -> None:
 
     def finish(error: str | None = None) -> None:
         facts["error"] = error
-        with open(os.environ[ENV], "w", encoding="utf-8") as stream:
+        with open(_path, "w", encoding="utf-8") as stream:
             json.dump({"marks": _marks, **facts}, stream, indent=2)
         window.close()
 

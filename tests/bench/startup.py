@@ -1,7 +1,7 @@
 """Start-up time: from process start to the window shown, and to the first possible prediction.
 
 Each run starts ``python -m digitpad gui`` offscreen in an isolated home with
-DIGITPAD_STARTUP_TRACE set (digitpad/gui/startup_trace.py): the app records
+--trace-startup FILE (digitpad/gui/startup_trace.py): the app records
 when its steps happen, runs one prediction on the GUI thread once its model
 is ready, writes the times and quits. Times are measured from just before
 the process was started (time.monotonic is shared across processes). Beside
@@ -57,7 +57,9 @@ def run_once(env: dict, trace: Path) -> dict[str, float]:
     started = time.monotonic()
     # Run outside the checkout: `python -m` puts the working directory before PYTHONPATH.
     result = subprocess.run(
-        [sys.executable, "-m", "digitpad", "gui"], env={**env, "DIGITPAD_STARTUP_TRACE": str(trace)},
+        # Code older than --trace-startup read the environment variable instead (for --baseline).
+        [sys.executable, "-m", "digitpad", "gui", "--trace-startup", str(trace)],
+        env={**env, "DIGITPAD_STARTUP_TRACE": str(trace)},
         capture_output=True, text=True, timeout=180, cwd=trace.parent,
     )
     exited = time.monotonic()

@@ -253,7 +253,7 @@ def x_server():
 def test_on_a_real_x_server_the_app_starts_or_names_what_is_missing(x_server, tmp_path):
     """Qt's default platform on X11: the window opens, or every library named really is missing."""
     trace = tmp_path / "trace.json"
-    result = run_digitpad(tmp_path, DISPLAY=x_server, DIGITPAD_STARTUP_TRACE=str(trace))
+    result = run_digitpad(tmp_path, "gui", "--trace-startup", str(trace), DISPLAY=x_server)
     if result.returncode == 0:
         assert "first_prediction" in json.loads(trace.read_text())["marks"]
         return

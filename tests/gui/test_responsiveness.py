@@ -57,9 +57,8 @@ def test_startup_trace_shows_the_window_painted_before_torch_is_loaded(tmp_path,
     paths.set_current_model(test_model_path)
     trace = tmp_path / "trace.json"
     result = run_python(
-        "import sys; from digitpad.cli import main; sys.exit(main(['gui']))",
+        f"import sys; from digitpad.cli import main; sys.exit(main(['gui', '--trace-startup', {str(trace)!r}]))",
         tmp_path,
-        DIGITPAD_STARTUP_TRACE=str(trace),
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(trace.read_text())
