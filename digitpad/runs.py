@@ -52,6 +52,9 @@ def is_finite(value: object) -> bool:
 
 def learned_nothing(result: TrainingResult) -> bool:
     """Stopped before its first step: the weights are the ones it started from."""
+    steps = getattr(result, "steps", None)  # a TeachingResult counts its own: its history heads with the model's
+    if isinstance(steps, int):
+        return bool(result.stopped) and steps == 0
     history = result.history if isinstance(result.history, dict) else {}
     return bool(result.stopped) and not history.get("train_step")
 
