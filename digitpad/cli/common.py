@@ -173,6 +173,28 @@ def load_model(args: argparse.Namespace) -> tuple[Checkpoint, Path]:
 # --- what train and teach share --------------------------------------------------------------
 
 
+def checked_out(args: argparse.Namespace, command: str) -> Path | None:
+    """--out as an absolute path (None without it), checked before any training so it fails first."""
+    out = args.out.expanduser().absolute() if args.out else None
+    if out is not None:
+        check_output_path(out, command)
+    else:
+        check_models_folder()
+    return out
+
+
+def load_training_data(args: argparse.Namespace, bar: ProgressBar, stop: threading.Event, command: str):
+    """MNIST from --data-dir (downloaded on the bar if missing); None when Ctrl+C cancelled the download."""
+    from digitpad.data import DownloadCancelled, load_mnist
+
+    try:
+        return load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
+    except DownloadCancelled as cancelled:
+        bar.clear()
+        say(f"digitpad {command}: {cancelled}")
+        return None
+
+
 def check_output_path(out: Path, command: str) -> None:
     """Fail before training rather than after it."""
     if out.is_dir():

@@ -10,10 +10,9 @@ from digitpad.cli.common import (
     EXIT_INTERRUPTED,
     ProgressBar,
     UsageError,
-    check_models_folder,
-    check_output_path,
-    download_progress,
+    checked_out,
     exit_status,
+    load_training_data,
     load_model,
     report_kept,
     say,
@@ -56,16 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_enough(drawings)
     loaded, model_path = load_model(args)
-    out = args.out.expanduser().absolute() if args.out else None
-    if out is not None:
-        check_output_path(out, "teach")
-    else:
-        check_models_folder()
+    out = checked_out(args, "teach")
 
     import torch
 
     from digitpad import evaluation
-    from digitpad.data import DownloadCancelled, load_mnist
     from digitpad.runs import keep_result
     from digitpad.teaching import TeachingResult, teach
     from digitpad.training import training_threads
@@ -73,11 +67,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
     bar = ProgressBar()
     with stop_on_interrupt("stopping after the current batch; the last complete model will be saved") as stop:
-        try:
-            data = load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
-        except DownloadCancelled as cancelled:
-            bar.clear()
-            say(f"digitpad teach: {cancelled}")
+        data = load_training_data(args, bar, stop, "teach")
+        if data is None:
             return EXIT_INTERRUPTED
         say(f"teaching {model_path} ({loaded.model_config.describe()}) {len(drawings)} drawings from {folder}, "
             f"mixed with MNIST from {data.source}")

@@ -9,10 +9,9 @@ from digitpad.cli.common import (
     EXIT_INTERRUPTED,
     ProgressBar,
     UsageError,
-    check_models_folder,
-    check_output_path,
-    download_progress,
+    checked_out,
     exit_status,
+    load_training_data,
     report_kept,
     say,
     show_progress,
@@ -49,26 +48,19 @@ def run(args: argparse.Namespace) -> int:
 
         start_from = checkpoint.load(args.start_from)
     config = train_config(args, start_from)
-    out = args.out.expanduser().absolute() if args.out else None
-    if out is not None:
-        check_output_path(out, "train")
-    else:
-        check_models_folder()
+    out = checked_out(args, "train")
 
     import torch
 
-    from digitpad.data import DownloadCancelled, load_mnist, validation_split
+    from digitpad.data import validation_split
     from digitpad.runs import keep_result
     from digitpad.training import TrainingResult, fit, training_threads
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
     bar = ProgressBar()
     with stop_on_interrupt("stopping after the current batch; the last complete model will be saved") as stop:
-        try:
-            data = load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
-        except DownloadCancelled as cancelled:
-            bar.clear()
-            say(f"digitpad train: {cancelled}")
+        data = load_training_data(args, bar, stop, "train")
+        if data is None:
             return EXIT_INTERRUPTED
         train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
         say(f"{'continuing' if start_from else 'training'} a {config.model.describe()} on {len(train_index)} images "
