@@ -237,3 +237,46 @@ def test_teach_usage_errors_exit_2(capsys, argv):
     status, _, err = run(capsys, "teach", *argv)
     assert status == 2
     assert_one_clean_message(err)
+
+
+class CtrlC:
+    """stop_on_interrupt's event, as if Ctrl+C was pressed once after ``checks`` looks at it."""
+
+    def __init__(self, checks: int):
+        self.checks = checks
+
+    def __call__(self, message):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def is_set(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
+
+
+@pytest.mark.parametrize("checks", [0, 14])  # before anything; after the 10 drawings' replays and 4 steps
+def test_teach_stopped_with_ctrl_c_keeps_the_model_in_use(capsys, fake_mnist, tiny_model, tmp_path, monkeypatch,
+                                                          checks):
+    path, _, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    paths.set_current_model(path)
+    monkeypatch.setattr("digitpad.cli.teach.stop_on_interrupt", CtrlC(checks))
+
+    status, out, err = run(capsys, "teach", str(collection), "--holdout", "0", "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 130
+    assert "Traceback" not in err
+    assert paths.current_model_path() == path
+    if checks == 0:
+        assert "stopped before the first teaching step; nothing was saved" in err
+        assert not paths.models_dir().exists() or not list(paths.models_dir().iterdir())
+    else:
+        (saved,) = paths.models_dir().iterdir()
+        assert f"saved the model to {saved}; it was stopped early, so the model in use stays current" in err
+        assert checkpoint.load(saved).metrics["stopped_early"] is True

@@ -200,3 +200,13 @@ def test_the_teaching_config_checks_its_values():
                 dict(drawings_per_batch=0)):
         with pytest.raises(ConfigError):
             TeachConfig(**bad)
+
+
+def test_a_stopped_teaching_is_saved_but_the_model_in_use_stays(trained, drawings, data, digitpad_home):
+    from digitpad import paths
+
+    result = run_stopped_after(2, trained, drawings, data)
+    kept = runs.keep_result(result, prefix="taught", adopt_stopped=False)
+
+    assert kept.saved and not kept.adopted and not kept.recorded
+    assert paths.current_model_path() == paths.shipped_model_path()

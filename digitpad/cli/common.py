@@ -253,7 +253,8 @@ def report_kept(kept, result, out: Path | None, command: str, activity: str) -> 
         say(f"digitpad {command}: saved the model to {kept.path}, but could not make it the app's current model "
             f"({kept.record_problem})")
     else:
-        say(f"saved the model to {kept.path}; it tests worse on MNIST than the model in use, which stays current")
+        why = "it was stopped early" if result.stopped else "it tests worse on MNIST than the model in use"
+        say(f"saved the model to {kept.path}; {why}, so the model in use stays current")
     if result.stopped:
         say(f"{activity} was stopped early: the saved model is the last complete one")
     return None

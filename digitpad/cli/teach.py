@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
     bar = ProgressBar()
-    with stop_on_interrupt("stopping after the current batch; the last complete model will be saved") as stop:
+    with stop_on_interrupt("stopping after the current batch; the model taught so far will be saved, "
+                           "but the model in use stays current") as stop:
         data = load_training_data(args, bar, stop, "teach")
         if data is None:
             return EXIT_INTERRUPTED
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         bar.clear()
 
     assert result is not None, "teach() always ends with a TeachingResult"
-    kept = keep_result(result, out=out, current_accuracy=result.mnist_before, prefix="taught")
+    kept = keep_result(result, out=out, prefix="taught", adopt_stopped=False)
     failed = report_kept(kept, result, out, "teach", "teaching")
     if failed is not None:
         return failed
