@@ -146,3 +146,48 @@ class TrainConfig:
         data = asdict(self)
         data["model"] = self.model.to_dict()
         return data
+
+
+@dataclass(frozen=True)
+class TeachConfig:
+    """How to teach a trained model a person's handwriting (``digitpad.teaching``).
+
+    Each drawing is replayed as at least ``variants`` slightly different
+    versions, and all the drawings together as at least ``min_replays``, so a
+    few drawings still teach for enough steps. Each batch mixes
+    ``drawings_per_batch`` of those versions with ``mnist_per_batch`` MNIST
+    training images, so the model learns the person's style without forgetting
+    MNIST; an epoch is one pass over the versions. ``holdout_fraction`` of each
+    digit's drawings is held out to measure on. The defaults were chosen with
+    tests/bench/teach.py (see tests/bench/RESULTS.md).
+    """
+
+    epochs: int = 3
+    lr: float = 0.0005
+    drawings_per_batch: int = 32
+    mnist_per_batch: int = 96
+    variants: int = 16
+    min_replays: int = 640
+    holdout_fraction: float = 0.2
+    seed: int = 0
+    log_every: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.epochs) <= 1000:
+            raise ConfigError("epochs must be between 1 and 1000")
+        if not 0.0 < float(self.lr) <= 1.0:
+            raise ConfigError("learning rate must be above 0 and at most 1")
+        if not 1 <= int(self.drawings_per_batch) <= 4096 or not 0 <= int(self.mnist_per_batch) <= 4096:
+            raise ConfigError("a batch takes 1 to 4096 drawings and 0 to 4096 MNIST images")
+        if not 1 <= int(self.variants) <= 1000 or not 0 <= int(self.min_replays) <= 100_000:
+            raise ConfigError("variants must be between 1 and 1000, and min_replays between 0 and 100,000")
+        if not 0.0 <= float(self.holdout_fraction) < 1.0:
+            raise ConfigError("the share held out must be at least 0 and below 1")
+        if int(self.log_every) < 1:
+            raise ConfigError("log_every must be at least 1")
+
+    def with_changes(self, **changes: Any) -> TeachConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "teach", **asdict(self)}

@@ -73,6 +73,11 @@ def models_dir() -> Path:
     return user_data_dir() / "models"
 
 
+def my_digits_dir() -> Path:
+    """The person's own drawings, one folder per digit (torchvision's ImageFolder layout)."""
+    return user_data_dir() / "my-digits"
+
+
 def resources_dir() -> Path:
     """The shipped ``resources/`` folder: package data ``digitpad.resources`` in
     a wheel, or the repository's top-level folder in a plain checkout."""

@@ -52,6 +52,10 @@ def is_finite(value: object) -> bool:
 
 def learned_nothing(result: TrainingResult) -> bool:
     """Stopped before its first step: the weights are the ones it started from."""
+    # A TeachingResult counts its steps: its history starts with the curves of the model it was taught from.
+    steps = getattr(result, "steps", None)
+    if isinstance(steps, int):
+        return bool(result.stopped) and steps == 0
     history = result.history if isinstance(result.history, dict) else {}
     return bool(result.stopped) and not history.get("train_step")
 
@@ -61,15 +65,17 @@ def keep_result(
     out: Path | None = None,
     current_accuracy: float | None = None,
     prefix: str = "trained",
+    adopt_stopped: bool = True,
 ) -> KeptRun:
     """Save ``result`` and decide whether it becomes the model in use.
 
     Without ``out`` it goes into the models folder (a new ``prefix-DATE.pt``) and,
     if adopted, is recorded as the current model. With ``out`` it is only written
     there. ``current_accuracy`` is the MNIST test accuracy of the model in use, if
-    any: a stopped run that tests worse is saved but not adopted. Saving problems do
-    not raise: the checkpoint is returned all the same, so what was learned stays
-    usable in memory.
+    any: a stopped run that tests worse is saved but not adopted. With
+    ``adopt_stopped`` False no stopped run is adopted (teaching: there Stop keeps
+    the model in use). Saving problems do not raise: the checkpoint is returned
+    all the same, so what was learned stays usable in memory.
     """
     if learned_nothing(result):
         return KeptRun(None, None, adopted=False, recorded=False)
@@ -93,7 +99,7 @@ def keep_result(
         and is_finite(result.test_accuracy)
         and result.test_accuracy < current_accuracy
     )
-    adopted = not worse and out is None
+    adopted = not worse and out is None and (adopt_stopped or not result.stopped)
     recorded = False
     if adopted and path is not None:
         try:

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from digitpad.augment import augment_batch
 from digitpad.config import MNIST_MEAN, MNIST_STD, ModelConfig, TrainConfig
 from digitpad.data import MnistTensors, validation_split
+from digitpad.evaluation import evaluate_fully
 from digitpad.models import build_model
 from digitpad.non_digits import non_digit_batch
 from digitpad.optim import SGD, Adam, one_cycle
@@ -95,19 +95,9 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> Adam | SGD:
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
-    """Mean NLL loss and accuracy, in eval mode and without gradients, as the study note teaches."""
-    if len(images) == 0:
-        return math.nan, math.nan
-    model.eval()
-    total_loss = 0.0
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch_labels = labels[start : start + batch_size]
-            log_probabilities = model(images[start : start + batch_size])
-            total_loss += F.nll_loss(log_probabilities, batch_labels, reduction="sum").item()
-            correct += (log_probabilities.argmax(dim=1) == batch_labels).sum().item()
-    return total_loss / len(images), correct / len(images)
+    """Mean NLL loss and accuracy (NaN for no images): ``digitpad.evaluation``'s, for the validations."""
+    evaluation = evaluate_fully(model, images, labels, batch_size)
+    return evaluation.loss, evaluation.accuracy
 
 
 def non_digit_penalty(log_probabilities: torch.Tensor) -> torch.Tensor:
@@ -138,7 +128,7 @@ def continued_history(earlier: dict | None, later: dict) -> dict:
     return merged
 
 
-def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
@@ -242,7 +232,7 @@ def fit(
     yield TrainingResult(
         model_config=config.model,
         train_config=config,
-        state_dict=_snapshot(model),
+        state_dict=snapshot(model),
         history=continued_history(initial_history, history),
         test_loss=test_loss,
         test_accuracy=test_accuracy,

@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from digitpad import checkpoint, cli, data, paths
-from digitpad.cli.predict import read_image
+from digitpad.image_files import read_image
 from digitpad.models import build_model
 from bad_checkpoints import good_checkpoint
 from cli_helpers import assert_one_clean_message, digit_image, run

@@ -19,7 +19,7 @@ from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_ba
 from cli_helpers import assert_one_clean_message, digit_image, run
 from digitpad import checkpoint, data, mnist_download
 from digitpad.checkpoint import CheckpointError
-from digitpad.cli.predict import read_image
+from digitpad.image_files import read_image
 from fake_mirror import UNREACHABLE_MIRROR, use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
 

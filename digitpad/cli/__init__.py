@@ -1,6 +1,6 @@
-"""The ``digitpad`` command: the app by default, plus headless train, eval and predict.
+"""The ``digitpad`` command: the app by default, plus headless train, eval, predict and teach.
 
-train, eval and predict never import PySide6 or pyqtgraph: only ``gui`` does,
+The headless commands never import PySide6 or pyqtgraph: only ``gui`` does,
 and only when it runs. Results go to stdout; progress bars, notes and errors go
 to stderr. Every user error is one message and a non-zero exit status:
 2 for a bad command line, 1 for anything else, 130 when stopped with Ctrl+C.
@@ -21,7 +21,7 @@ from typing import NoReturn
 from digitpad.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, say, user_message
 from digitpad.cli.parser import build_parser
 
-HEADLESS_COMMANDS = ("train", "eval", "predict")
+HEADLESS_COMMANDS = ("train", "eval", "predict", "teach")
 
 
 def run() -> NoReturn:
@@ -100,6 +100,8 @@ def _run_command(command: str, args) -> int:
         from digitpad.cli import train as module
     elif command == "eval":
         from digitpad.cli import evaluate as module
+    elif command == "teach":
+        from digitpad.cli import teach as module
     else:
         from digitpad.cli import predict as module
     return module.run(args)
@@ -111,7 +113,7 @@ def _gui(qt_args: list[str]) -> int:
         from digitpad.gui.app import main as app_main
     except ImportError as error:
         say(f"digitpad: the app cannot start because a part of it is missing ({error}). "
-             f"Reinstall with: pip install -e .   (train, eval and predict work without it)")
+             f"Reinstall with: pip install -e .   (train, eval, predict and teach work without it)")
         return EXIT_FAILED
     qt_args = startup_trace.take_option(qt_args)
     # Qt reads its own options (e.g. -platform) from an argv that starts with the program name.

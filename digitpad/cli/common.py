@@ -15,6 +15,7 @@ from digitpad.config import ConfigError, parse_sizes
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
     from digitpad.checkpoint import Checkpoint
+    from digitpad.cli.progress import EpochBars
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -56,9 +57,13 @@ def sizes_option(what: str, example: str):
 def user_message(error: Exception) -> str | None:
     """The message for an error a user can act on; None for a bug (which keeps its traceback)."""
     from digitpad.checkpoint import CheckpointError
+    from digitpad.collection import CollectionError
     from digitpad.data import DataError
+    from digitpad.image_files import ImageFolderError
+    from digitpad.teaching import NotEnoughDrawings
 
-    if isinstance(error, (DataError, CheckpointError, ConfigError)):
+    if isinstance(error, (DataError, CheckpointError, ConfigError, ImageFolderError, CollectionError,
+                          NotEnoughDrawings)):
         return str(error)
     if isinstance(error, MemoryError):
         return "out of memory"
@@ -116,3 +121,96 @@ def load_model(args: argparse.Namespace) -> tuple[Checkpoint, Path]:
     for note in notes:
         say(f"digitpad: {note}")
     return loaded, path
+
+
+# --- what train and teach share --------------------------------------------------------------
+
+
+def checked_out(args: argparse.Namespace, command: str) -> Path | None:
+    """--out as an absolute path (None without it), checked before any training so it fails first."""
+    out = args.out.expanduser().absolute() if args.out else None
+    if out is not None:
+        check_output_path(out, command)
+    else:
+        check_models_folder()
+    return out
+
+
+def load_training_data(args: argparse.Namespace, stop: threading.Event, command: str):
+    """MNIST from --data-dir (downloaded with a progress bar if missing); None when Ctrl+C cancelled the download."""
+    from digitpad.cli.progress import download_bar
+    from digitpad.data import DownloadCancelled, load_mnist
+
+    try:
+        with download_bar() as report:
+            return load_mnist(args.data_dir, progress=report, should_stop=stop.is_set)
+    except DownloadCancelled as cancelled:
+        say(f"digitpad {command}: {cancelled}")
+        return None
+
+
+def check_output_path(out: Path, command: str) -> None:
+    """Fail before training rather than after it."""
+    if out.is_dir():
+        raise UsageError(f"digitpad {command}: --out {out} is a folder; give a file name such as {out / 'model.pt'}")
+    folder = next((parent for parent in [out.parent, *out.parent.parents] if parent.exists()), None)
+    if folder is not None and not _writable(folder):
+        raise UsageError(f"digitpad {command}: cannot write the model to {out}: {folder} is not writable")
+
+
+def check_models_folder() -> None:
+    """Without --out the model goes into the models folder: fail before training, not after it."""
+    from digitpad import paths
+    from digitpad.checkpoint import CheckpointError
+
+    folder = paths.models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot save models in {folder} ({error.strerror or error}); pass --out PATH to save elsewhere"
+        ) from None
+    if not _writable(folder):
+        raise CheckpointError(f"cannot save models in {folder}: it is not writable; pass --out PATH to save elsewhere")
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def show_progress(bars: EpochBars, event, validation: str = "validation") -> None:
+    """A training event on the progress bars; a validation as one line on stdout."""
+    from digitpad.training import BatchProgress, ValidationResult
+
+    if isinstance(event, BatchProgress):
+        bars.show(event)
+    elif isinstance(event, ValidationResult):
+        bars.print(f"epoch {event.epoch} {validation}: loss {event.loss:.4f}, accuracy {event.accuracy:.4f} "
+                   f"({event.elapsed:.1f} s)")
+
+
+def report_kept(kept, result, out: Path | None, command: str, activity: str) -> int | None:
+    """Say where ``runs.keep_result`` put a run. Returns the exit status when nothing usable was saved, else None."""
+    if kept.learned_nothing:
+        say(f"digitpad {command}: stopped before the first {activity} step; nothing was saved")
+        return EXIT_INTERRUPTED
+    if not kept.saved:
+        say(f"digitpad {command}: {kept.save_problem}")
+        return EXIT_FAILED
+    if out is not None:
+        say(f"saved the model to {kept.path}")
+    elif kept.recorded:
+        say(f"saved the model to {kept.path}; it is now the app's current model")
+    elif kept.adopted:
+        say(f"digitpad {command}: saved the model to {kept.path}, but could not make it the app's current model "
+            f"({kept.record_problem})")
+    else:
+        why = "it was stopped early" if result.stopped else "it tests worse on MNIST than the model in use"
+        say(f"saved the model to {kept.path}; {why}, so the model in use stays current")
+    if result.stopped:
+        say(f"{activity} was stopped early: the saved model is the last complete one")
+    return None
+
+
+def exit_status(kept, result, out: Path | None) -> int:
+    return EXIT_INTERRUPTED if result.stopped else EXIT_OK if kept.recorded or out is not None else EXIT_FAILED

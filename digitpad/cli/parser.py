@@ -7,7 +7,7 @@ from pathlib import Path
 
 from digitpad import __version__
 from digitpad.cli.common import Parser, positive_int, sizes_option
-from digitpad.config import ARCHITECTURES, OPTIMIZERS, TrainConfig
+from digitpad.config import ARCHITECTURES, OPTIMIZERS, TeachConfig, TrainConfig
 
 
 def build_parser() -> Parser:
@@ -61,10 +61,38 @@ def build_parser() -> Parser:
                        "or digitpad's data folder; downloaded there if missing)")
     train.add_argument("--out", type=Path, metavar="PATH", help="where to save the model")
 
-    evaluate = commands.add_parser("eval", help="measure a model's accuracy on the 10,000 MNIST test images")
+    evaluate = commands.add_parser(
+        "eval", help="measure a model's accuracy on the 10,000 MNIST test images, or on your own drawings",
+        description="Measure a model: accuracy, accuracy per digit and the confusion matrix, on the MNIST test "
+        "images or, with --images, on labelled drawings.",
+    )
     evaluate.add_argument("--checkpoint", type=Path, metavar="PATH",
                           help="model file (default: the app's current model)")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder")
+    evaluate.add_argument("--images", type=Path, metavar="DIR",
+                          help="measure on the drawings in DIR/0 ... DIR/9 instead of MNIST (torchvision's "
+                          "ImageFolder layout; the same preprocessing as predict)")
+
+    teaching = TeachConfig()
+    teach = commands.add_parser(
+        "teach", help="teach a model your handwriting from your own drawings",
+        description="Fine-tune a model on labelled drawings (DIR/0/*.png ... DIR/9/*.png, as the app collects "
+        "them) mixed with MNIST, so it learns your handwriting without forgetting MNIST. Part of each digit's "
+        "drawings is held out to measure on. Without --out, the model is saved in digitpad's models folder and "
+        "becomes the app's current model.",
+    )
+    teach.add_argument("directory", nargs="?", type=Path, metavar="DIR",
+                       help="the drawings (default: the collection the app keeps, in digitpad's data folder)")
+    teach.add_argument("--from", dest="checkpoint", type=Path, metavar="PATH",
+                       help="the model to teach (default: the app's current model)")
+    teach.add_argument("--epochs", type=positive_int, default=teaching.epochs,
+                       help=f"passes over the varied replays of the drawings (default {teaching.epochs})")
+    teach.add_argument("--holdout", type=float, default=teaching.holdout_fraction, metavar="F",
+                       help="the share of each digit's drawings held out to measure on, at least one of every digit "
+                       f"drawn twice or more (default {teaching.holdout_fraction:g}; 0: none)")
+    teach.add_argument("--seed", type=int, default=teaching.seed, help=f"random seed (default {teaching.seed})")
+    teach.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder")
+    teach.add_argument("--out", type=Path, metavar="PATH", help="where to save the model")
 
     predict = commands.add_parser("predict", help="classify image files")
     predict.add_argument("--checkpoint", type=Path, metavar="PATH",

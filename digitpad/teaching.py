@@ -1,0 +1,222 @@
+"""Teaching a trained model a person's handwriting: fine-tuning on their own drawings mixed with MNIST.
+
+A person's drawings are few, so each one is replayed as many slightly different
+versions (``digitpad.replay``). Every batch mixes those versions with MNIST
+training images, so the model learns the person's style without forgetting
+MNIST; the convolutions keep what they learned from MNIST and only the fully
+connected layers learn.
+
+``teach`` is a generator that yields the events ``training.fit`` yields, so the
+app's worker, progress bar, curves and Stop work unchanged; its
+``ValidationResult`` is measured on the held-out drawings (none are yielded
+when nothing is held out), and its last event is a ``TeachingResult``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from digitpad.augment import augment_batch
+from digitpad.collection import Drawing
+from digitpad.config import MNIST_MEAN, MNIST_STD, NUM_CLASSES, ModelConfig, TeachConfig
+from digitpad.data import MnistTensors
+from digitpad.evaluation import Evaluation, evaluate_fully
+from digitpad.models import build_model
+from digitpad.replay import drawing_images, drawing_pool
+from digitpad.training import BatchProgress, TrainingResult, ValidationResult, continued_history, snapshot
+
+# Fewer drawings than this teach too little to be worth a new model.
+MIN_DRAWINGS = 10
+
+
+class NotEnoughDrawings(Exception):
+    """The collection is too small to teach from; the message says how many more drawings are needed."""
+
+    def __init__(self, count: int, needed: int = MIN_DRAWINGS):
+        self.count, self.needed = count, needed
+        more = needed - count
+        super().__init__(
+            f"Teaching needs at least {needed} drawings and the collection has {count}: draw at least {more} more "
+            f"and say which digit each one is (a few of each digit it misreads help most)."
+        )
+
+
+@dataclass(frozen=True)
+class TeachingResult(TrainingResult):
+    """A TrainingResult (so ``runs.keep_result`` saves it as it is) with the before and after.
+
+    ``test_loss`` and ``test_accuracy`` are on the MNIST test set after teaching;
+    ``holdout_before`` and ``holdout_after`` are the accuracy on the held-out
+    drawings (None when none were held out).
+    """
+
+    train_config: TeachConfig
+    evaluation: Evaluation = field(repr=False)  # on the MNIST test set, after teaching
+    mnist_before: float
+    holdout_before: float | None
+    holdout_after: float | None
+    taught_count: int
+    holdout_count: int
+    steps: int  # teaching steps taken: 0 when stopped before the first
+
+
+def check_enough(drawings: Sequence[Drawing]) -> None:
+    """Raise NotEnoughDrawings unless there are at least MIN_DRAWINGS."""
+    if len(drawings) < MIN_DRAWINGS:
+        raise NotEnoughDrawings(len(drawings))
+
+
+def holdout_split(drawings: Sequence[Drawing], fraction: float, seed: int) -> tuple[list[Drawing], list[Drawing]]:
+    """(taught, held out): a seeded split made digit by digit (stratified).
+
+    Of each digit's drawings, ``round(fraction * n)`` are held out, but at least
+    one when the digit has two or more (and ``fraction`` is above 0), and never
+    all of them: a digit drawn once is always taught. The same drawings and seed
+    give the same split.
+    """
+    taught: list[Drawing] = []
+    held: list[Drawing] = []
+    rng = np.random.default_rng(seed)
+    for digit in range(NUM_CLASSES):
+        of_digit = sorted((d for d in drawings if d.digit == digit), key=lambda d: (d.created, d.id))
+        count = len(of_digit)
+        hold = 0
+        if fraction > 0 and count >= 2:
+            hold = min(count - 1, max(1, round(fraction * count)))
+        chosen = set(rng.permutation(count)[:hold].tolist())
+        for index, drawing in enumerate(of_digit):
+            (held if index in chosen else taught).append(drawing)
+    return taught, held
+
+
+# --- teaching ----------------------------------------------------------------------------------
+
+
+def teach(
+    model_config: ModelConfig,
+    state_dict: dict[str, torch.Tensor],
+    history: dict | None,
+    drawings: Sequence[Drawing],
+    data: MnistTensors,
+    config: TeachConfig = TeachConfig(),
+    should_stop: Callable[[], bool] | None = None,
+    before: Evaluation | None = None,
+) -> Iterator[BatchProgress | ValidationResult | TeachingResult]:
+    """Fine-tune a copy of the model (``model_config``, ``state_dict``) on ``drawings`` mixed with MNIST.
+
+    Raises NotEnoughDrawings (before any work) with fewer than MIN_DRAWINGS.
+    Yields ``BatchProgress`` every ``config.log_every`` steps and at the end of
+    each epoch, a ``ValidationResult`` on the held-out drawings at the end of
+    each epoch (when some are held out), and last a ``TeachingResult``.
+    ``should_stop`` is checked before every batch: the result then holds the
+    weights after the last complete step, with ``stopped`` True. ``history``
+    (the model's curves so far) heads the result's history. ``before``: the
+    model's evaluation on ``data``'s test images when it is known already
+    (``evaluation.load_cached``), which saves a pass over them.
+    """
+    check_enough(drawings)
+    should_stop = should_stop or (lambda: False)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    taught, held = holdout_split(drawings, config.holdout_fraction, config.seed)
+    held_images, held_labels = drawing_images(held)
+    model = build_model(model_config)
+    model.load_state_dict(state_dict)  # copies the weights: nothing is shared with the caller's model
+    if before is None or not np.array_equal(before.labels, data.test_labels.numpy()):
+        before = evaluate_fully(model, data.test_images, data.test_labels)
+    held_before = evaluate_fully(model, held_images, held_labels).accuracy if held else None
+
+    history_now: dict = {"train_step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_accuracy": []}
+    variants = max(config.variants, math.ceil(config.min_replays / max(1, len(taught))))
+    pool = drawing_pool(taught, variants, config.seed, should_stop=should_stop)
+    steps, stopped = 0, True
+    if pool is not None:
+        steps, stopped = yield from _fine_tune(model, pool, data, config, generator, should_stop, started,
+                                               (held_images, held_labels), history_now)
+    if steps:
+        after = evaluate_fully(model, data.test_images, data.test_labels)
+        held_after = evaluate_fully(model, held_images, held_labels).accuracy if held else None
+    else:
+        after, held_after = before, held_before
+    yield TeachingResult(
+        model_config=model_config, train_config=config, state_dict=snapshot(model), evaluation=after,
+        history=continued_history(history, history_now), test_loss=after.loss, test_accuracy=after.accuracy,
+        stopped=stopped, elapsed=time.perf_counter() - started, mnist_before=before.accuracy,
+        holdout_before=held_before, holdout_after=held_after, taught_count=len(taught), holdout_count=len(held),
+        steps=steps,
+    )
+
+
+def _frozen_layers(model: nn.Module) -> list[nn.Module]:
+    """Freeze the layers that see the image (convolutions and their batch norms): they keep the features
+    learned from MNIST's 60,000 images, so only the fully connected layers learn the person's hand. It
+    forgets less of MNIST and takes a fraction of a full step (see tests/bench/RESULTS.md). An MLP has
+    only fully connected layers: all of it learns."""
+    frozen = [module for module in model.modules()
+              if not isinstance(module, nn.Linear) and any(True for _ in module.parameters(recurse=False))]
+    for module in frozen:
+        module.requires_grad_(False)
+    return frozen
+
+
+def _fine_tune(model: nn.Module, pool: tuple[torch.Tensor, torch.Tensor], data: MnistTensors, config: TeachConfig,
+               generator: torch.Generator, should_stop: Callable[[], bool], started: float,
+               held: tuple[torch.Tensor, torch.Tensor], history: dict):
+    """The teaching steps; yields the progress events and returns (steps taken, whether it was stopped)."""
+    from torch.optim import Adam
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    pool_images, pool_labels = pool
+    per_batch = min(config.drawings_per_batch, len(pool_labels))
+    steps_per_epoch = math.ceil(len(pool_labels) / per_batch)
+    total_steps = steps_per_epoch * config.epochs
+    history["steps_per_epoch"] = steps_per_epoch
+    frozen = _frozen_layers(model)
+    optimizer = Adam([parameter for parameter in model.parameters() if parameter.requires_grad], lr=config.lr)
+    schedule = OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2)
+    loss_function = nn.NLLLoss()
+    recent: list[float] = []
+    global_step = 0
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(pool_labels), generator=generator)
+        for step, batch in enumerate(order.split(per_batch), start=1):
+            if should_stop():
+                return global_step, True
+            images, labels = pool_images[batch], pool_labels[batch]
+            if config.mnist_per_batch:
+                picked = torch.randint(len(data.train_labels), (config.mnist_per_batch,), generator=generator)
+                mnist = augment_batch(data.train_images[picked], generator, mean=MNIST_MEAN, std=MNIST_STD)
+                images, labels = torch.cat([images, mnist]), torch.cat([labels, data.train_labels[picked]])
+            model.train()
+            for module in frozen:
+                module.eval()  # batch norm keeps MNIST's statistics
+            optimizer.zero_grad()
+            loss = loss_function(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            global_step += 1
+            recent.append(loss.item())
+            if step % config.log_every == 0 or step == steps_per_epoch:
+                running = sum(recent) / len(recent)
+                recent.clear()
+                history["train_step"].append(global_step)
+                history["train_loss"].append(running)
+                yield BatchProgress(epoch, config.epochs, step, steps_per_epoch, global_step, total_steps, running,
+                                    time.perf_counter() - started)
+        if len(held[1]):
+            measured = evaluate_fully(model, *held)
+            history["val_step"].append(global_step)
+            history["val_loss"].append(measured.loss)
+            history["val_accuracy"].append(measured.accuracy)
+            yield ValidationResult(epoch, global_step, measured.loss, measured.accuracy, time.perf_counter() - started)
+    return global_step, False

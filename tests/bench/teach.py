@@ -1,0 +1,134 @@
+"""Teaching digitpad a writer's handwriting: before and after, per writer and per K drawings of each digit.
+
+Each simulated writer (tests/bench/writers.py) draws the MNIST test digits'
+strokes in a style of their own. For K = 1, 3 and 10, K of their drawings of
+each digit are put in a real collection (digitpad.collection, real files) and
+the shipped model is taught on them with digitpad.teaching.teach, as
+`digitpad teach` and the app's Teach button do; the model before and after
+is then measured on all of that writer's other drawings, and on the MNIST test
+set. Nothing is held out of the K drawings here (--holdout 0 by default): the
+writer's other drawings are the measure.
+
+    python tests/bench/teach.py [--writers N] [--ks 1,3,10] [--per-digit N] [--epochs N] [--data-dir DIR]
+
+The strokes are for measuring only: the taught models are thrown away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_process import SHARED_MNIST  # noqa: E402
+from stroke_replay import load_stroke_set  # noqa: E402
+from writers import WRITERS  # noqa: E402
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.split("load average:")[-1].strip()
+
+
+def accuracy(classifier_model, images: np.ndarray, labels: np.ndarray) -> float:
+    from digitpad.evaluation import evaluate_fully
+    from digitpad.preprocess import normalize
+
+    return evaluate_fully(classifier_model, normalize(images), labels).accuracy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writers", type=int, default=len(WRITERS), help="how many of the writers to run")
+    parser.add_argument("--ks", default="1,3,10", help="drawings of each digit to teach with")
+    parser.add_argument("--per-digit", type=int, default=0,
+                        help="measure on this many other drawings of each digit (default 0: all of them)")
+    parser.add_argument("--epochs", type=int, help="TeachConfig.epochs (default: its default)")
+    parser.add_argument("--lr", type=float, help="TeachConfig.lr")
+    parser.add_argument("--variants", type=int, help="TeachConfig.variants")
+    parser.add_argument("--drawings-per-batch", type=int, help="TeachConfig.drawings_per_batch")
+    parser.add_argument("--mnist-per-batch", type=int, help="TeachConfig.mnist_per_batch")
+    parser.add_argument("--holdout", type=float, default=0.0, help="TeachConfig.holdout_fraction (default 0)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
+    args = parser.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
+
+    scratch = Path(tempfile.mkdtemp(prefix="digitpad-teach-bench-"))
+    os.environ["DIGITPAD_HOME"] = str(scratch / "home")  # the MNIST cache and nothing else goes there
+
+    import torch
+
+    from digitpad import checkpoint, paths
+    from digitpad.collection import Collection
+    from digitpad.config import TeachConfig
+    from digitpad.data import load_mnist
+    from digitpad.models import build_model
+    from digitpad.strokes import to_mnist_image
+    from digitpad.teaching import TeachingResult, teach
+    from digitpad.training import training_threads
+
+    torch.set_num_threads(training_threads(leave_core_for_gui=False))
+    changes = {name: getattr(args, name) for name in ("epochs", "lr", "variants", "drawings_per_batch",
+                                                      "mnist_per_batch") if getattr(args, name) is not None}
+    config = TeachConfig(holdout_fraction=args.holdout, seed=args.seed, **changes)
+    shipped = checkpoint.load(paths.shipped_model_path())
+    model = build_model(shipped.model_config)
+    model.load_state_dict(shipped.state_dict)
+    data = load_mnist(args.data_dir, download=False)
+    sequences, labels = load_stroke_set()
+    print(f"model: {paths.shipped_model_path()} ({shipped.model_config.describe()}); torch threads "
+          f"{torch.get_num_threads()}; {config}")
+    print(f"load average at start: {load()}\n", flush=True)
+
+    rows = []
+    print("| writer | K | before | after | MNIST test after (before) | teach wall time | load average |")
+    print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    for number, writer in enumerate(WRITERS[: args.writers]):
+        rng = np.random.default_rng([args.seed, number])
+        taught_index, measured_index = {}, []
+        for digit in range(10):
+            of_digit = rng.permutation(np.flatnonzero(labels == digit))
+            taught_index[digit] = of_digit[: max(ks)]
+            others = of_digit[max(ks):]
+            measured_index.extend(others[: args.per_digit] if args.per_digit else others)
+        measured_labels = labels[measured_index]
+        measured = np.stack([to_mnist_image(writer.strokes(sequences[i], labels[i], rng)) for i in measured_index])
+        before = accuracy(model, measured, measured_labels)
+        for k in ks:
+            collection = Collection(scratch / f"writer-{number}-k{k}")
+            for digit in range(10):
+                for index in taught_index[digit][:k]:
+                    strokes = writer.strokes(sequences[index], digit, rng)
+                    collection.add(digit, to_mnist_image(strokes), strokes, model="shipped")
+            started = time.perf_counter()
+            result = None
+            for event in teach(shipped.model_config, shipped.state_dict, shipped.history, collection.drawings(),
+                               data, config):
+                if isinstance(event, TeachingResult):
+                    result = event
+            elapsed = time.perf_counter() - started
+            taught = build_model(result.model_config)
+            taught.load_state_dict(result.state_dict)
+            after = accuracy(taught, measured, measured_labels)
+            rows.append((writer.name, k, before, after, result.test_accuracy, result.mnist_before, elapsed))
+            print(f"| {writer.name} | {k} | {before:.2%} | {after:.2%} | {result.test_accuracy:.2%} "
+                  f"({result.mnist_before:.2%}) | {elapsed:.1f} s | {load()} |", flush=True)
+    print(f"\nmeasured on {len(measured_labels)} other drawings per writer; holdout {config.holdout_fraction:g}")
+    drops = [100 * (row[5] - row[4]) for row in rows]
+    print(f"largest MNIST test drop: {max(drops):.2f} points; longest teach: {max(r[6] for r in rows):.1f} s")
+    print(f"config: {dataclasses.asdict(config)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

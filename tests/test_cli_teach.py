@@ -1,0 +1,282 @@
+"""``digitpad eval`` (its confusion matrix, and ``--images DIR``) and ``digitpad teach``."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from digitpad import checkpoint, evaluation, paths
+from digitpad.config import TrainConfig
+from digitpad.data import load_mnist
+from digitpad.image_files import load_labelled_folder
+from digitpad.models import build_model
+from digitpad.preprocess import normalize
+from digitpad.training import fit
+from cli_helpers import assert_one_clean_message, digit_image, run
+from drawing_fakes import fill_collection
+
+ACCURACY_LAST = re.compile(r"^accuracy: (0\.\d{4}|1\.0000)$")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch):
+    """Tiny models gain nothing from more threads, and on a busy machine they wait for one another."""
+    from digitpad import training
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(training, "training_threads", lambda leave_core_for_gui: 1)
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def tiny_model(tmp_path, fake_mnist) -> tuple:
+    """A tiny CNN trained on the fake MNIST, saved; with the data it was trained on."""
+    data = load_mnist(fake_mnist["root"], download=False)
+    config = TrainConfig.defaults_for("cnn", channels=(4, 8), epochs=1, batch_size=64, validation_size=100,
+                                      augment=False)
+    result = list(fit(config, data))[-1]
+    path = tmp_path / "tiny.pt"
+    checkpoint.save(checkpoint.from_result(result, "tiny"), path)
+    return path, result, data
+
+
+def per_digit_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if re.match(r"^  \d: (\d\.\d{4}|  n/a )  \(\d+/\d+\)$", line)]
+
+
+def confusion_rows(out: str) -> np.ndarray:
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("true\\answer"))
+    return np.array([[int(n) for n in line.split()[1:]] for line in lines[header + 1 : header + 11]])
+
+
+# --- eval ---------------------------------------------------------------------------------------
+
+
+def test_eval_prints_the_confusion_matrix_after_the_per_digit_accuracy(capsys, fake_mnist, tiny_model):
+    path, _, data = tiny_model
+    status, out, err = run(capsys, "eval", "--checkpoint", str(path), "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 0, err
+    model = build_model(checkpoint.load(path).model_config)
+    model.load_state_dict(checkpoint.load(path).state_dict)
+    expected = evaluation.evaluate_fully(model, data.test_images, data.test_labels)
+    assert np.array_equal(confusion_rows(out), expected.confusion)
+    lines = out.splitlines()
+    assert lines.index(per_digit_lines(out)[-1]) < next(i for i, line in enumerate(lines) if line.startswith("confusion matrix"))
+    assert f"test accuracy: {expected.accuracy:.4f}" in lines
+
+    # The second time it comes from the cache, with the same figures.
+    assert evaluation.load_cached(path, evaluation.data_key(data.test_images, data.test_labels)) is not None
+    assert run(capsys, "eval", "--checkpoint", str(path), "--data-dir", str(fake_mnist["root"]))[1] == out
+
+
+@pytest.fixture
+def drawings_folder(tmp_path):
+    root = tmp_path / "drawings"
+    fill_collection(root, per_digit=2, digits=(1, 4, 7))
+    (root / "7" / "seven-on-paper.png").parent.mkdir(parents=True, exist_ok=True)
+    digit_image().save(root / "7" / "seven-on-paper.png")
+    return root
+
+
+def test_eval_images_measures_labelled_drawings(capsys, tiny_model, drawings_folder):
+    path, _, _ = tiny_model
+    status, out, err = run(capsys, "eval", "--checkpoint", str(path), "--images", str(drawings_folder))
+
+    assert status == 0, err
+    assert err == ""
+    loaded = load_labelled_folder(drawings_folder)
+    model = build_model(checkpoint.load(path).model_config)
+    model.load_state_dict(checkpoint.load(path).state_dict)
+    expected = evaluation.evaluate_fully(model, normalize(loaded.images), loaded.labels)
+    lines = out.splitlines()
+    assert ACCURACY_LAST.match(lines[-1]) and lines[-1] == f"accuracy: {expected.accuracy:.4f}"
+    assert f"drawings: 7 in {drawings_folder}" in out
+    digits = per_digit_lines(out)
+    assert len(digits) == 10 and "n/a" in digits[0] and digits[7].endswith(f"({expected.confusion[7, 7]}/3)")
+    assert np.array_equal(confusion_rows(out), expected.confusion)
+
+
+def test_eval_images_reports_and_skips_bad_files(capsys, tiny_model, drawings_folder):
+    path, _, _ = tiny_model
+    (drawings_folder / "4" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    Image.new("L", (30, 30), 0).save(drawings_folder / "1" / "blank.png")
+
+    status, out, err = run(capsys, "eval", "--checkpoint", str(path), "--images", str(drawings_folder))
+
+    assert status == 1
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 2
+    assert "broken.png" in err and "blank.png" in err
+    assert "drawings: 7 in" in out and "2 skipped" in out
+    assert ACCURACY_LAST.match(out.splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", ["empty folder", "wrong layout", "missing", "only unreadable"])
+def test_eval_images_errors_are_one_clear_message(capsys, tmp_path, tiny_model, case):
+    path, _, _ = tiny_model
+    root = tmp_path / "mine"
+    if case == "empty folder":
+        root.mkdir()
+    elif case == "wrong layout":
+        root.mkdir()
+        digit_image().save(root / "seven.png")
+    elif case == "only unreadable":
+        (root / "3").mkdir(parents=True)
+        (root / "3" / "x.png").write_bytes(b"nope")
+
+    status, out, err = run(capsys, "eval", "--checkpoint", str(path), "--images", str(root))
+
+    assert status == 1
+    assert "accuracy" not in out
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and str(root) in lines[-1]
+    assert len(lines) == 1, err
+    if case == "only unreadable":
+        assert "x.png" in err
+
+
+def test_eval_images_and_data_dir_together_is_a_usage_error(capsys, tiny_model, tmp_path):
+    status, _, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images", str(tmp_path),
+                         "--data-dir", str(tmp_path))
+    assert status == 2
+    assert_one_clean_message(err)
+
+
+# --- teach --------------------------------------------------------------------------------------
+
+
+def test_teach_makes_a_new_current_model(capsys, fake_mnist, tiny_model, tmp_path, digitpad_home):
+    path, trained, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=2)
+    paths.set_current_model(path)
+
+    status, out, err = run(capsys, "teach", str(collection), "--epochs", "1", "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 0, err
+    assert "Traceback" not in err
+    current = paths.current_model_path()
+    assert current != path and current.parent == paths.models_dir() and current.name.startswith("taught-")
+    assert f"saved the model to {current}; it is now the app's current model" in err
+    lines = out.splitlines()
+    assert lines[0].startswith("epoch 1 held-out drawings: loss ")
+    assert lines[1] == "taught 10 drawings, held out 10 (seed 0)"
+    before, after = (float(x) for x in re.match(r"held-out drawings: before (\S+), after (\S+)$", lines[2]).groups())
+    assert re.match(r"^MNIST test accuracy: before \d\.\d{4}, after \d\.\d{4}$", lines[-1])
+    assert f"before {trained.test_accuracy:.4f}" in lines[-1]
+    taught = checkpoint.load(current)
+    assert taught.train_config["kind"] == "teach" and taught.metrics["stopped_early"] is False
+    assert not torch.equal(taught.state_dict["fc2.weight"], trained.state_dict["fc2.weight"])
+    assert 0.0 <= before <= 1.0 and 0.0 <= after <= 1.0
+
+
+def test_teach_out_writes_only_there(capsys, fake_mnist, tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    out_path = tmp_path / "taught.pt"
+
+    status, out, err = run(capsys, "teach", str(collection), "--from", str(path), "--holdout", "0", "--epochs", "1",
+                           "--data-dir", str(fake_mnist["root"]), "--out", str(out_path))
+
+    assert status == 0, err
+    assert checkpoint.load(out_path).train_config["holdout_fraction"] == 0.0
+    assert "held-out" not in out and out.splitlines()[0] == "taught 10 drawings, held out 0 (seed 0)"
+    assert not paths.models_dir().exists() or not list(paths.models_dir().iterdir())
+    assert paths.current_model_path() == paths.shipped_model_path()
+
+
+@pytest.mark.parametrize("case", ["empty folder", "too few", "wrong layout", "missing", "no collection yet"])
+def test_teach_errors_are_one_clear_message(capsys, fake_mnist, tiny_model, tmp_path, case):
+    path, _, _ = tiny_model
+    root = tmp_path / "mine"
+    if case == "empty folder":
+        root.mkdir()
+        (root / "3").mkdir()
+    elif case == "too few":
+        fill_collection(root, per_digit=1, digits=(1, 2, 3))
+    elif case == "wrong layout":
+        root.mkdir()
+        digit_image().save(root / "seven.png")
+    argv = ["teach"] if case == "no collection yet" else ["teach", str(root)]
+
+    status, out, err = run(capsys, *argv, "--from", str(path), "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    expected = {"empty folder": "draw at least 10 more", "too few": "has 3: draw at least 7 more",
+                "wrong layout": "no digit folders", "missing": "does not exist",
+                "no collection yet": "has 0: draw at least 10 more"}[case]
+    assert expected in err
+
+
+def test_teach_reports_unreadable_drawings_and_teaches_from_the_rest(capsys, fake_mnist, tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    root = tmp_path / "mine"
+    fill_collection(root, per_digit=1)
+    (root / "5" / "broken.png").write_bytes(b"broken")
+
+    status, out, err = run(capsys, "teach", str(root), "--from", str(path), "--epochs", "1", "--holdout", "0",
+                           "--data-dir", str(fake_mnist["root"]), "--out", str(tmp_path / "t.pt"))
+
+    assert status == 0, err
+    assert "broken.png" in err and "Traceback" not in err
+    assert out.splitlines()[0] == "taught 10 drawings, held out 0 (seed 0)"
+
+
+@pytest.mark.parametrize("argv", [["--holdout", "1.5"], ["--holdout", "x"], ["--epochs", "0"]])
+def test_teach_usage_errors_exit_2(capsys, argv):
+    status, _, err = run(capsys, "teach", *argv)
+    assert status == 2
+    assert_one_clean_message(err)
+
+
+class CtrlC:
+    """stop_on_interrupt's event, as if Ctrl+C was pressed once after ``checks`` looks at it."""
+
+    def __init__(self, checks: int):
+        self.checks = checks
+
+    def __call__(self, message):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def is_set(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
+
+
+@pytest.mark.parametrize("checks", [0, 14])  # before anything; after the 10 drawings' replays and 4 steps
+def test_teach_stopped_with_ctrl_c_keeps_the_model_in_use(capsys, fake_mnist, tiny_model, tmp_path, monkeypatch,
+                                                          checks):
+    path, _, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    paths.set_current_model(path)
+    monkeypatch.setattr("digitpad.cli.teach.stop_on_interrupt", CtrlC(checks))
+
+    status, out, err = run(capsys, "teach", str(collection), "--holdout", "0", "--data-dir", str(fake_mnist["root"]))
+
+    assert status == 130
+    assert "Traceback" not in err
+    assert paths.current_model_path() == path
+    if checks == 0:
+        assert "stopped before the first teaching step; nothing was saved" in err
+        assert not paths.models_dir().exists() or not list(paths.models_dir().iterdir())
+    else:
+        (saved,) = paths.models_dir().iterdir()
+        assert f"saved the model to {saved}; it was stopped early, so the model in use stays current" in err
+        assert checkpoint.load(saved).metrics["stopped_early"] is True
