@@ -2,12 +2,9 @@
 
 A person picks a pen width; the model should not care which. So the model is
 not shown the canvas's pixels but the same strokes redrawn with one even pen,
-always the same share of the drawing's size. Read from the canvas's pixels,
-the 10,000 replayed MNIST test strokes came out 97.70 % right with the
-thinnest pen and 94.83 % with the widest (98.34 % with the default), and
-"unsure" on about a fifth of them at either end; redrawn, they read 98.30 to
-98.33 % with every pen width (tests/bench/RESULTS.md, "Every pen width" and
-"Stray clicks": only what counts as a stray tap depends on the pen).
+always the same share of the drawing's size: read from the pixels, a thin or a
+wide pen changed the answers, redrawn they do not (tests/bench/RESULTS.md,
+"Every pen width"; only what counts as a stray tap depends on the pen).
 
 Only NumPy here, and PIL when drawing: the canvas imports this module while
 the window starts, before torch is loaded.

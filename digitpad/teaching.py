@@ -27,7 +27,7 @@ from digitpad.augment import augment_batch
 from digitpad.collection import Drawing
 from digitpad.config import MNIST_MEAN, MNIST_STD, NUM_CLASSES, ModelConfig, TeachConfig
 from digitpad.data import MnistTensors
-from digitpad.evaluation import Evaluation, evaluate_fully
+from digitpad.evaluation import Evaluation, data_key, evaluate_fully
 from digitpad.models import build_model
 from digitpad.replay import drawing_images, drawing_pool
 from digitpad.training import BatchProgress, TrainingResult, ValidationResult, continued_history, snapshot
@@ -59,6 +59,7 @@ class TeachingResult(TrainingResult):
 
     train_config: TeachConfig
     evaluation: Evaluation = field(repr=False)  # on the MNIST test set, after teaching
+    evaluation_key: str  # that test set's ``evaluation.data_key``, to cache the evaluation under
     mnist_before: float
     holdout_before: float | None
     holdout_after: float | None
@@ -149,6 +150,7 @@ def teach(
         after, held_after = before, held_before
     yield TeachingResult(
         model_config=model_config, train_config=config, state_dict=snapshot(model), evaluation=after,
+        evaluation_key=data_key(data.test_images, data.test_labels),
         history=continued_history(history, history_now), test_loss=after.loss, test_accuracy=after.accuracy,
         stopped=stopped, elapsed=time.perf_counter() - started, mnist_before=before.accuracy,
         holdout_before=held_before, holdout_after=held_after, taught_count=len(taught), holdout_count=len(held),

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPainterPath,
@@ -37,9 +38,8 @@ MAX_PEN_WIDTH = 0.20
 # How often a stroke in progress asks for a prediction (ms): once a frame at
 # 60 Hz, so the bars move as smoothly as the ink. Predicting this often also
 # keeps the classifier's code and weights in the CPU's caches, so the
-# prediction at the stroke's release runs warm (2.75 -> 2.2 ms at the median
-# in tests/bench/gui_latency.py, against 50 ms); it costs about 15 % of a core
-# while the pen is down, and nothing otherwise.
+# prediction at the stroke's release runs warm; it costs a little CPU while the
+# pen is down, and nothing otherwise (tests/bench/RESULTS.md, gui_latency).
 LIVE_PREDICTION_INTERVAL_MS = 16
 
 # Moves shorter than this (device-independent px) add nothing visible.
@@ -70,6 +70,10 @@ class DrawingCanvas(QWidget):
     stroke_finished = Signal()
     stroke_undone = Signal()
     cleared = Signal()
+    # A digit key (0-9, top row or keypad) was pressed on the canvas: the digit.
+    digit_pressed = Signal(int)
+    # Strokes were put back (``restore``), e.g. when a correction is taken back.
+    strokes_restored = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,8 +96,8 @@ class DrawingCanvas(QWidget):
         self._image = QImage()
         self._hint = "Draw a digit here"
 
-        # Repeating while the ink keeps changing: a single shot restarted by the next
-        # move ticked every 16-24 ms, not once a frame.
+        # Repeating while the ink keeps changing: a single shot restarted by each
+        # move would tick later than once a frame.
         self._live_timer = QTimer(self)
         self._live_timer.setObjectName("live_prediction_timer")
         self._live_timer.setInterval(LIVE_PREDICTION_INTERVAL_MS)
@@ -148,6 +152,17 @@ class DrawingCanvas(QWidget):
         self.update()
         if not was_empty:
             self.cleared.emit()
+
+    def restore(self, strokes: list[Stroke]) -> None:
+        """Show ``strokes`` (unit coordinates, as ``strokes()`` gives them) instead of what is drawn."""
+        self._end_stroke_painter()
+        self._live_timer.stop()
+        self._current = None
+        self._live = []
+        self._strokes = [Stroke(s.width, list(s.points)) for s in strokes]
+        self._render_all()
+        self.update()
+        self.strokes_restored.emit()
 
     @Slot()
     def undo(self) -> None:
@@ -374,6 +389,14 @@ class DrawingCanvas(QWidget):
         elif kind == QTabletEvent.Type.TabletRelease:
             self._release(event.position())
         event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        digit = event.key() - Qt.Key.Key_0.value
+        if 0 <= digit <= 9 and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.digit_pressed.emit(digit)
+            event.accept()
+        else:
+            super().keyPressEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._render_all()

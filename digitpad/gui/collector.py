@@ -1,8 +1,8 @@
 """Keep the garbage collector's full passes from freezing the window.
 
 A full collection walks every tracked object while holding the GIL, so every
-thread waits, the GUI thread included. Once torch is loaded the app tracks
-about 230,000 objects (a full pass: about 80 ms here).
+thread waits, the GUI thread included, and once torch is loaded the app
+tracks hundreds of thousands of objects: a full pass is a visible stall.
 
 So the app's big one-off loads (torch and the start-up model, then what
 training needs) run with the collector paused, and what they created is then

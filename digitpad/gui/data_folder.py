@@ -39,8 +39,8 @@ def ask_data_source(parent: QWidget, folder: Path, answered: Callable[[str], Non
     box = QMessageBox(parent)
     box.setObjectName("data_dialog")
     box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("MNIST is needed for training")
-    box.setText("Training needs the MNIST digits, and they are not on this computer yet.")
+    box.setWindowTitle("MNIST is needed")
+    box.setText("Training, teaching and the test set need the MNIST digits, and they are not on this computer yet.")
     box.setInformativeText(
         (f"{note}\n\n" if note else "")
         + f"digitpad can download them ({MNIST_SIZE_TEXT}) into\n{folder}\n\n"

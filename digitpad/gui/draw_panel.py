@@ -88,6 +88,7 @@ class DrawPanel(QGroupBox):
         self.canvas.stroke_started.connect(self.update_edit_buttons)
         self.canvas.stroke_undone.connect(self.update_edit_buttons)
         self.canvas.cleared.connect(self.update_edit_buttons)
+        self.canvas.strokes_restored.connect(self.update_edit_buttons)
         self.update_edit_buttons()
 
     def set_pen_width(self, fraction: float) -> None:

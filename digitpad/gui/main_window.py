@@ -2,9 +2,10 @@
 and the window's own settings.
 
 The parts, each in its own module: the Draw group (``draw_panel``), the
-Prediction group (``prediction_view``), the Training group (``training_panel``),
-the model in use (``model_in_use``) and the runs that train it
-(``training_controller``). torch is imported only after the window is shown: the
+Prediction group (``prediction_view``) with the "It's a …" buttons
+(``corrections``), the Test set and My digits views (``test_set_view``,
+``my_digits_view``), the Training group (``training_panel``), the model in use
+(``model_in_use``) and the runs that train and teach it (``training_controller``). torch is imported only after the window is shown: the
 start-up model loads on a QThread, and the core's modules are imported inside
 the methods that need them.
 """
@@ -18,15 +19,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from digitpad.gui import about, data_folder
 from digitpad.gui import settings as keys
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, MAX_PEN_WIDTH, MIN_PEN_WIDTH
+from digitpad.gui.corrections import CorrectionBar, Corrections
 from digitpad.gui.draw_panel import DrawPanel
 from digitpad.gui.model_in_use import ModelInUse
 from digitpad.gui.model_loader import LoadedModel
+from digitpad.gui.my_digits_view import MyDigitsView
 from digitpad.gui.prediction_view import PredictionView
+from digitpad.gui.test_set_view import TestSetView
 from digitpad.gui.training_controller import TrainingController
 from digitpad.gui.training_panel import TrainingPanel
 
@@ -84,16 +88,38 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel()
         self.training_panel.setMinimumWidth(420)
 
+        self.models = ModelInUse(self._settings, self)
+        self.corrections = Corrections(self.draw_panel.canvas, self.models, self)
+        self.correction_bar = CorrectionBar()
+        self.prediction_view.add_row(self.correction_bar)
+        self.test_set_view = TestSetView(self.models, self._settings)
+        self.my_digits_view = MyDigitsView(self.corrections, self.models)
+
+        drawing = QWidget()
+        draw_columns = QHBoxLayout(drawing)
+        draw_columns.setContentsMargins(0, 0, 0, 0)
+        draw_columns.setSpacing(10)
+        # The canvas takes what is left; the prediction column needs little width.
+        draw_columns.addWidget(self.draw_panel, 1)
+        draw_columns.addWidget(self.prediction_view, 0)
+        self.views = QTabWidget()
+        self.views.setObjectName("views")
+        self.views.setDocumentMode(True)
+        self.views.addTab(drawing, "Draw")
+        self.views.addTab(self.test_set_view, "Test set")
+        self.views.addTab(self.my_digits_view, "My digits")
+        self.views.setTabToolTip(1, "Where the model in use goes wrong on the 10,000 MNIST test images")
+        self.views.setTabToolTip(2, "The drawings you labelled with “It's a …”, for teaching")
+
         central = QWidget(self)
         columns = QHBoxLayout(central)
-        columns.setContentsMargins(10, 10, 10, 6)
+        columns.setContentsMargins(10, 6, 10, 6)
         columns.setSpacing(10)
-        # The canvas takes what is left; the prediction column needs little width.
-        columns.addWidget(self.draw_panel, 3)
-        columns.addWidget(self.prediction_view, 0)
+        # The canvas keeps about three fifths of what the fixed-width Prediction column leaves.
+        columns.addWidget(self.views, 4)
         columns.addWidget(self.training_panel, 2)
         self.setCentralWidget(central)
-        self.resize(1340, 700)
+        self.resize(1340, 720)
 
         # The widgets tests, benchmarks and the menus reach most.
         self.canvas = self.draw_panel.canvas
@@ -106,21 +132,24 @@ class MainWindow(QMainWindow):
         self.confidence_label = self.prediction_view.confidence_label
         self.model_label = self.prediction_view.model_label
 
-        self.models = ModelInUse(self._settings, self)
         self.models.changed.connect(self._on_model_changed)
         self.models.failed.connect(self._on_model_failed)
         self.models.status.connect(self.statusBar().showMessage)
 
-        self.training = TrainingController(self.training_panel, self.models, self._settings, self)
+        self.training = TrainingController(self.training_panel, self.models, self.corrections, self._settings, self)
         self.training.status.connect(self.statusBar().showMessage)
+        for part in (self.corrections, self.test_set_view, self.my_digits_view):
+            part.status.connect(self.statusBar().showMessage)
+        self.correction_bar.digit_given.connect(self.corrections.give)
         self.training.started.connect(self.training_started)
         self.training.ended.connect(self.training_ended)
         self.training_panel.defaults_applied.connect(self.statusBar().showMessage)
 
         for changed in (self.canvas.stroke_changed, self.canvas.stroke_finished, self.canvas.stroke_undone,
-                        self.canvas.cleared):
+                        self.canvas.cleared, self.canvas.strokes_restored):
             changed.connect(self._predict_now)
-        for changed in (self.canvas.stroke_started, self.canvas.stroke_undone, self.canvas.cleared):
+        for changed in (self.canvas.stroke_started, self.canvas.stroke_undone, self.canvas.cleared,
+                        self.canvas.strokes_restored):
             changed.connect(self._update_edit_actions)
 
     def _build_menus(self) -> None:
@@ -141,8 +170,16 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action("&Undo stroke", "undo_action", self.canvas.undo, QKeySequence.StandardKey.Undo)
         self.clear_action = self._action("&Clear canvas", "clear_action", self.canvas.clear)
         self.clear_action.setShortcuts([QKeySequence(Qt.Key.Key_Escape), QKeySequence(QKeySequence.StandardKey.Delete)])
+        self.undo_correction_action = self._action("Undo &correction", "undo_correction_action",
+                                                   self.corrections.undo_last)
+        self.undo_correction_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.undo_correction_action.setToolTip("Take back the last “It's a …”: the drawing returns to the canvas")
+        self.undo_correction_action.setEnabled(False)
+        self.corrections.undo_available.connect(self.undo_correction_action.setEnabled)
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.clear_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.undo_correction_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = self._action("&About digitpad", "about_action", self.show_about)
@@ -272,8 +309,10 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_edit_actions(self) -> None:
+        has_ink = not self.canvas.is_empty()
+        self.correction_bar.set_available(has_ink)
         if hasattr(self, "undo_action"):
-            self.undo_action.setEnabled(not self.canvas.is_empty())
+            self.undo_action.setEnabled(has_ink)
 
     # ================================================================ the rest
 
@@ -294,8 +333,9 @@ class MainWindow(QMainWindow):
             self._load_timer.stop()
             for box in self.findChildren(QMessageBox):
                 box.close()
-            # Join every thread: the trainer stops within a batch, the loader finishes its load.
+            # Join every thread: the trainer and the evaluation stop within a batch, the loader finishes its load.
             self.training.close()
+            self.test_set_view.close_view()
             self.models.close()
         event.accept()
         super().closeEvent(event)

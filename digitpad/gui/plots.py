@@ -82,9 +82,8 @@ class _BarsInAFixedBox(pg.BarGraphItem):
     """Bars whose heights stay within 0..1, in a plot whose range never moves.
 
     pyqtgraph works out a bar chart's bounding box from its data, padded by a
-    pixel measured through the view's transform, several times per repaint
-    (a quarter of the bars' paint here). A box fixed once, around every bar at
-    full height, holds whatever the bars show.
+    pixel measured through the view's transform, several times per repaint. A
+    box fixed once, around every bar at full height, holds whatever the bars show.
     """
 
     BOX = QRectF(-0.5, -0.02, 10.0, 1.04)  # x: ten bars of width < 1 centred on 0..9; y: 0..1 and a margin

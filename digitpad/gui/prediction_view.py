@@ -123,6 +123,11 @@ class PredictionView(QGroupBox):
 
     # ------------------------------------------------------------ showing
 
+    def add_row(self, widget: QWidget) -> None:
+        """Put ``widget`` under the bars, above the model line."""
+        layout = self.layout()
+        layout.insertWidget(layout.indexOf(self.model_label), widget)
+
     def set_model_text(self, text: str, tooltip: str = "") -> None:
         self.model_label.setText(text)
         self.model_label.setToolTip(tooltip)

@@ -1,4 +1,4 @@
-"""The Training group: the settings that make a TrainConfig, Train and Stop, the progress bar and the curves.
+"""The Training group: the settings that make a TrainConfig, Train, Teach and Stop, the progress bar and the curves.
 
 It holds no training logic: MainWindow runs the training and tells the panel
 what happens (``set_training``, ``show_batch_progress``...).
@@ -172,6 +172,9 @@ class TrainingPanel(QGroupBox):
         self.train_button.setObjectName("train_button")
         self.train_button.setToolTip("Train on MNIST with these settings")
         self.train_button.setDefault(False)
+        self.teach_button = QPushButton("Teach")
+        self.teach_button.setObjectName("teach_button")
+        self.teach_button.setToolTip("Fine-tune the model in use on your drawings in My digits, mixed with MNIST")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stop_button")
         self.stop_button.setToolTip("Stop after the current batch and keep what was learned")
@@ -183,6 +186,7 @@ class TrainingPanel(QGroupBox):
         self.reset_progress("Not training")
         self.train_progress.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         buttons.addWidget(self.train_button)
+        buttons.addWidget(self.teach_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.train_progress, 1)
         layout.addLayout(buttons)
@@ -203,6 +207,7 @@ class TrainingPanel(QGroupBox):
         """Lock the settings while a run trains; Stop only then."""
         self._training = training
         self.train_button.setEnabled(not training)
+        self.teach_button.setEnabled(not training)
         self.stop_button.setEnabled(training)
         self.fresh_radio.setEnabled(not training)
         for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin, self.augment_check):

@@ -105,8 +105,7 @@ class TrainingWorker(QObject):
             from digitpad import training
             from digitpad.data import DataError
 
-            _limit_threads(training)
-            _lower_priority(TRAINER_NICENESS)
+            limit_threads_for_background_work()
 
         fit = self._fit or training.fit
         load = self._load_data
@@ -160,10 +159,14 @@ class TrainingWorker(QObject):
             self.data_progressed.emit(int(done), int(total or 0))
 
 
-def _limit_threads(training: Any) -> None:
-    """Leave a core for the GUI (training.training_threads), as this thread's own count:
-    the GUI thread's single-threaded inference neither changes it nor is changed by it."""
+def limit_threads_for_background_work() -> None:
+    """For the calling worker thread: leave a core for the GUI (training.training_threads),
+    as this thread's own count (the GUI thread's single-threaded inference neither changes
+    it nor is changed by it), and a lower priority."""
+    from digitpad import training
+
     pin_torch_threads(training.training_threads(leave_core_for_gui=True))
+    _lower_priority(TRAINER_NICENESS)
 
 
 def _lower_priority(niceness: int) -> None:

@@ -183,16 +183,16 @@ def test_training_imports_run_with_the_collector_paused(qtbot, monkeypatch):
     from digitpad.gui import worker as worker_module
 
     states = []
-    real_limit_threads = worker_module._limit_threads
+    real_limit_threads = worker_module.limit_threads_for_background_work
 
-    def limit_threads(training_module):
+    def limit_threads():
         states.append((gc.isenabled(), collector.is_paused()))
-        real_limit_threads(training_module)
+        real_limit_threads()
 
     def no_data(root, download=False, progress=None, should_stop=None):
         raise DataError("no data in this test")
 
-    monkeypatch.setattr(worker_module, "_limit_threads", limit_threads)
+    monkeypatch.setattr(worker_module, "limit_threads_for_background_work", limit_threads)
     worker = TrainingWorker(training.TrainConfig(), None, load_data=no_data)
     recorder = fakes.run_worker(qtbot, worker)
     assert states == [(False, True)]
@@ -274,7 +274,8 @@ def test_a_new_prediction_repaints_without_laying_out_the_window(window, qtbot):
         return Prediction(digit, confidence, probabilities, np.zeros((28, 28), np.float32))
 
     window.show_prediction(prediction(3, 0.999))
-    QApplication.processEvents()
+    # Layout passes still pending from the model's arrival (each nested layout posts the next) end first.
+    qtbot.wait(100)
     spy = LayoutSpy()
     QApplication.instance().installEventFilter(spy)
     try:
@@ -309,7 +310,8 @@ def test_a_new_prediction_repaints_the_answer_not_the_group_box_behind_it(window
             return False
 
     draw_stroke(window.canvas, seven(window.canvas))
-    QApplication.processEvents()
+    # The first layout and paint passes after start-up end first (nested layouts take several).
+    qtbot.wait(200)
     spy = PaintSpy()
     group.installEventFilter(spy)
     card.installEventFilter(spy)
