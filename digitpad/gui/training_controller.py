@@ -25,6 +25,7 @@ from digitpad.gui.training_panel import TrainingPanel
 from digitpad.gui.worker import TrainingWorker
 
 if TYPE_CHECKING:
+    from digitpad.runs import KeptRun
     from digitpad.teaching import TeachingResult
     from digitpad.training import BatchProgress, TrainingResult, ValidationResult
 
@@ -238,20 +239,29 @@ class TrainingController(QObject):
         else:
             self._finish_training(result)
 
-    def _finish_teaching(self, result: TeachingResult) -> None:
-        from digitpad import evaluation
+    def _keep(self, result: TrainingResult, **options) -> KeptRun | None:
+        """``runs.keep_result``, saying so when it fails or the run learned nothing (then None)."""
         from digitpad.runs import keep_result
 
+        what = self._what()
         try:
-            # A stopped lesson is kept as a file, but the model in use stays.
-            kept = keep_result(result, prefix="taught", adopt_stopped=False)
+            kept = keep_result(result, **options)
         except Exception as error:
-            log.exception("could not use the taught model")
-            show_error(self._window, "Teaching finished, but…", f"The taught model could not be used: {error}")
-            return
+            log.exception("could not use the model of the run")
+            show_error(self._window, f"{what} finished, but…", f"The new model could not be used: {error}")
+            return None
         if kept.learned_nothing:
             self._panel.set_progress_text("Stopped")
-            self.status.emit("Teaching stopped before its first step; the model in use is unchanged.")
+            self.status.emit(f"{what} stopped before the first batch; the model in use is unchanged.")
+            return None
+        return kept
+
+    def _finish_teaching(self, result: TeachingResult) -> None:
+        from digitpad import evaluation
+
+        # A stopped lesson is kept as a file, but the model in use stays.
+        kept = self._keep(result, prefix="taught", adopt_stopped=False)
+        if kept is None:
             return
         if kept.saved:
             # It was measured on the test images already: the Test set view shows it at once.
@@ -274,19 +284,10 @@ class TrainingController(QObject):
                          + " File › Revert to shipped model goes back.")
 
     def _finish_training(self, result: TrainingResult) -> None:
-        from digitpad.runs import keep_result
-
         in_use = self._models.model()
         current = in_use.test_accuracy if in_use is not None else None
-        try:
-            kept = keep_result(result, current_accuracy=current)
-        except Exception as error:
-            log.exception("could not use the trained model")
-            show_error(self._window, "Training finished, but…", f"The trained model could not be used: {error}")
-            return
-        if kept.learned_nothing:
-            self._panel.set_progress_text("Stopped")
-            self.status.emit("Training stopped before the first batch; the model in use is unchanged.")
+        kept = self._keep(result, current_accuracy=current)
+        if kept is None:
             return
         if not kept.saved:
             # What was learned stays usable all the same, and File › Save can keep it.
