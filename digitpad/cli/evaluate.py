@@ -13,8 +13,10 @@ def run(args: argparse.Namespace) -> int:
     import torch.nn.functional as F
 
     from digitpad.data import DownloadCancelled, load_mnist
+    from digitpad.devices import resolve
     from digitpad.models import build_model
 
+    device = resolve(args.device)
     loaded, path = load_model(args)
     bar = ProgressBar()
     with stop_on_interrupt("stopping") as stop:
@@ -26,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = build_model(loaded.model_config)
     model.load_state_dict(loaded.state_dict)
-    model.eval()
-    images, labels = data.test_images, data.test_labels
+    model.to(device).eval()
+    images, labels = data.test_images.to(device), data.test_labels.to(device)
     total_loss = 0.0
     predictions = []
     with torch.inference_mode():
@@ -35,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
             log_probabilities = model(images[start:start + 1000])
             total_loss += F.nll_loss(log_probabilities, labels[start:start + 1000], reduction="sum").item()
             predictions.append(log_probabilities.argmax(dim=1))
-    predicted = torch.cat(predictions)
-    correct = predicted == labels
+    labels = labels.cpu()
+    correct = torch.cat(predictions).cpu() == labels
 
     print(f"model: {path} ({loaded.model_config.describe()})")
     print(f"test accuracy: {correct.float().mean().item():.4f}")

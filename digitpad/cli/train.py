@@ -1,4 +1,9 @@
-"""``digitpad train``: train on MNIST without the app, with a progress bar on stderr."""
+"""``digitpad train``: train on MNIST without the app, with a progress bar on stderr.
+
+Started by torchrun (``torchrun --nproc_per_node=N -m digitpad train ...``) it is
+one of N processes training together (digitpad.distributed): rank 0 alone prints,
+shows progress and saves; the others train their shares quietly.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,11 @@ from digitpad.cli.common import (
 from digitpad.config import ConfigError, TrainConfig
 
 if TYPE_CHECKING:
+    import torch
+
     from digitpad.checkpoint import Checkpoint
+    from digitpad.data import MnistTensors
+    from digitpad.distributed import Ranks
 
 
 def train_config(args: argparse.Namespace, start_from: Checkpoint | None = None) -> TrainConfig:
@@ -35,7 +44,8 @@ def train_config(args: argparse.Namespace, start_from: Checkpoint | None = None)
     arch = model_options.pop("arch") or TrainConfig().model.arch
     try:
         chosen = dict(**model_options, optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                      epochs=args.epochs, augment=args.augment, seed=args.seed, non_digit_share=args.non_digits)
+                      epochs=args.epochs, augment=args.augment, seed=args.seed, non_digit_share=args.non_digits,
+                      device=args.device, mixed_precision=args.mixed_precision)
         return TrainConfig.defaults_for(arch, **{k: v for k, v in chosen.items() if v is not None})
     except ConfigError as error:
         raise UsageError(f"digitpad train: {error}") from None
@@ -71,6 +81,9 @@ def _writable(folder: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitpad import distributed
+
+    ranks = distributed.launched_ranks()
     start_from = None
     if args.start_from is not None:
         from digitpad import checkpoint
@@ -78,34 +91,74 @@ def run(args: argparse.Namespace) -> int:
         start_from = checkpoint.load(args.start_from)
     config = train_config(args, start_from)
     out = args.out.expanduser().absolute() if args.out else None
-    if out is not None:
-        _check_output_path(out)
-    else:
-        _check_models_folder()
+    if ranks.is_main:  # only rank 0 saves
+        if out is not None:
+            _check_output_path(out)
+        else:
+            _check_models_folder()
 
     import torch
 
-    from digitpad.data import DownloadCancelled, load_mnist, validation_split
-    from digitpad.runs import keep_result
-    from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit, training_threads
+    from digitpad.devices import resolve
+    from digitpad.training import training_threads
 
-    torch.set_num_threads(training_threads(leave_core_for_gui=False))
-    bar = ProgressBar()
-    with stop_on_interrupt("stopping after the current batch; the last complete model will be saved") as stop:
+    device = resolve(config.device, ranks.local_rank)
+    torch.set_num_threads(training_threads(leave_core_for_gui=False, processes_here=ranks.local_world_size))
+    with distributed.process_group(ranks, device):
+        return _train(args, config, start_from, out, ranks, device)
+
+
+def _load_data(args: argparse.Namespace, ranks: Ranks, device: torch.device, bar: ProgressBar | None,
+               should_stop) -> MnistTensors | None:
+    """MNIST, downloaded if missing by the first process on each machine only; None if cancelled."""
+    from digitpad import distributed
+    from digitpad.data import DownloadCancelled, load_mnist
+
+    progress = download_progress(bar) if bar is not None else None
+    data = cancelled = None
+    if ranks.local_rank == 0:
         try:
-            data = load_mnist(args.data_dir, progress=download_progress(bar), should_stop=stop.is_set)
-        except DownloadCancelled as cancelled:
-            bar.clear()
-            say(f"digitpad train: {cancelled}")
-            return EXIT_INTERRUPTED
-        train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
-        say(f"{'continuing' if start_from else 'training'} a {config.model.describe()} on {len(train_index)} images "
-             f"({len(validation_index)} held out for validation, {len(data.test_images)} for the test) "
-             f"from {data.source}")
+            data = load_mnist(args.data_dir, progress=progress, should_stop=should_stop)
+        except DownloadCancelled as error:
+            cancelled = error
+    # Every process votes here, so that the others only read MNIST once it is there.
+    if distributed.any_rank(cancelled is not None, ranks, device):
+        if ranks.is_main:
+            if bar is not None:
+                bar.clear()
+            say(f"digitpad train: {cancelled or 'stopped while another process loaded MNIST'}")
+        return None
+    return data if data is not None else load_mnist(args.data_dir, download=False)
 
-        result = None
+
+def _train(args: argparse.Namespace, config: TrainConfig, start_from: Checkpoint | None, out: Path | None,
+           ranks: Ranks, device: torch.device) -> int:
+    from digitpad.data import validation_split
+    from digitpad.devices import describe
+    from digitpad.runs import keep_result
+    from digitpad.training import BatchProgress, TrainingResult, ValidationResult, fit
+
+    bar = ProgressBar() if ranks.is_main else None
+    stopping = "stopping after the current batch; the last complete model will be saved" if ranks.is_main else None
+    with stop_on_interrupt(stopping) as stop:
+        data = _load_data(args, ranks, device, bar, stop.is_set)
+        if data is None:
+            return EXIT_INTERRUPTED
         # Continuing: its weights, and its curves to head the new run's.
         continuing = dict(initial_state=start_from.state_dict, initial_history=start_from.history) if start_from else {}
+        if not ranks.is_main:
+            for _ in fit(config, data, should_stop=stop.is_set, **continuing):
+                pass
+            return EXIT_OK
+
+        train_index, validation_index = validation_split(len(data.train_images), config.validation_size, config.seed)
+        each = "its own CUDA GPU" if device.type == "cuda" else describe(device)
+        where = f"on {describe(device)}" if not ranks.distributed else f"in {ranks.world_size} processes, each on {each}"
+        say(f"{'continuing' if start_from else 'training'} a {config.model.describe()} on {len(train_index)} images "
+             f"({len(validation_index)} held out for validation, {len(data.test_images)} for the test) "
+             f"from {data.source}, {where}")
+
+        result = None
         for event in fit(config, data, should_stop=stop.is_set, **continuing):
             if isinstance(event, BatchProgress):
                 bar.show(event.step / event.steps_per_epoch, f"epoch {event.epoch}/{event.epochs}",

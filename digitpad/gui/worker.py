@@ -107,6 +107,8 @@ class TrainingWorker(QObject):
 
             _limit_threads(training)
             _lower_priority(TRAINER_NICENESS)
+            # Done already if the model loader got to it (prepare_training); quick then.
+            training.warm_up_optimizers()
 
         fit = self._fit or training.fit
         load = self._load_data
