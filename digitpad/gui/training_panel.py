@@ -257,7 +257,7 @@ class TrainingPanel(QGroupBox):
         """The devices this machine can train on (devices.available(), looked up off the GUI thread):
         Auto names the one it takes, and the others are marked."""
         self._available_devices = tuple(available)
-        items = self.device_combo.model()
+        items = self.device_combo.model()  # a QStandardItemModel: its items can be disabled
         for index in range(self.device_combo.count()):
             choice = self.device_combo.itemData(index)
             if choice == "auto":
@@ -265,9 +265,7 @@ class TrainingPanel(QGroupBox):
             else:
                 text = DEVICE_NAMES[choice] + ("" if choice in available else " (not on this machine)")
             self.device_combo.setItemText(index, text)
-            item = items.item(index) if hasattr(items, "item") else None
-            if item is not None:
-                item.setEnabled(choice == "auto" or choice in available)
+            items.item(index).setEnabled(choice == "auto" or choice in available)
 
     def device_summary(self) -> str:
         """The training device, for the About box: e.g. "Auto: CPU (no GPU found)" or "CUDA GPU"."""
