@@ -230,7 +230,9 @@ def fit(
         model.load_state_dict(initial_state)
     model.to(device)
     torch.manual_seed(own_seed)
-    trained = distributed.parallel(model, ranks, device)
+    # DistributedDataParallel's replica when there are several processes; the model itself when not.
+    replicated = distributed.parallel(model, ranks, device)
+    precision = mixed_precision(config, device)
     optimizer = make_optimizer(config, model)
     steps_per_epoch = _steps_per_epoch(len(train_index), config.batch_size, ranks.world_size)
     total_steps = steps_per_epoch * config.epochs
@@ -270,8 +272,8 @@ def fit(
 
             model.train()
             optimizer.zero_grad()
-            with mixed_precision(config, device):
-                log_probabilities = trained(images)
+            with precision:
+                log_probabilities = replicated(images)
                 loss = digit_loss = loss_function(log_probabilities[: len(labels)], labels)
                 if non_digits:
                     loss = digit_loss + NON_DIGIT_WEIGHT * non_digit_penalty(log_probabilities[len(labels) :])
