@@ -98,9 +98,18 @@ def training_threads(leave_core_for_gui: bool, processes_here: int = 1) -> int:
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> optim.Optimizer:
+    """torch.optim's Adam, or SGD with Nesterov momentum, each step one fused kernel where this
+    torch has one for the model's device (the CPU's since torch 2.4), else torch's default loop."""
+    try:
+        return _optimizer(config, model, fused=True)
+    except RuntimeError:  # no fused kernel for this device in this torch
+        return _optimizer(config, model, fused=None)
+
+
+def _optimizer(config: TrainConfig, model: nn.Module, fused: bool | None) -> optim.Optimizer:
     if config.optimizer == "sgd":
-        return optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True)
-    return optim.Adam(model.parameters(), lr=config.lr)
+        return optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
+    return optim.Adam(model.parameters(), lr=config.lr, fused=fused)
 
 
 def make_schedule(optimizer: optim.Optimizer, config: TrainConfig, total_steps: int) -> OneCycleLR:

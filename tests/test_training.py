@@ -198,6 +198,7 @@ def test_training_uses_torch_optim_and_the_one_cycle_schedule():
     sgd = make_optimizer(TrainConfig(optimizer="sgd", lr=0.01), model)
     assert type(adam) is optim.Adam
     assert type(sgd) is optim.SGD and sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9
+    assert adam.defaults["fused"] and sgd.defaults["fused"]  # torch >= 2.4 has fused kernels for the CPU
 
     schedule = make_schedule(adam, TrainConfig(lr=0.01), total_steps=100)
     assert isinstance(schedule, OneCycleLR)
@@ -213,6 +214,23 @@ def test_training_uses_torch_optim_and_the_one_cycle_schedule():
     assert peak == round(WARMUP_FRACTION * 100) - 1
     assert rates[0] == pytest.approx(0.01 / 25) and max(rates) == pytest.approx(0.01)
     assert rates[-1] < 1e-5 and betas[0] == pytest.approx(0.95) and betas[peak] == pytest.approx(0.85)
+
+
+def test_without_a_fused_kernel_the_optimizer_takes_torchs_default_loop(monkeypatch):
+    from torch import nn, optim
+
+    from digitpad.training import make_optimizer
+
+    real_adam = optim.Adam
+
+    def adam_without_fused(parameters, fused=None, **options):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        return real_adam(parameters, fused=fused, **options)
+
+    monkeypatch.setattr(optim, "Adam", adam_without_fused)
+    adam = make_optimizer(TrainConfig(), nn.Linear(2, 2))
+    assert type(adam) is real_adam and not adam.defaults["fused"]
 
 
 def _available_devices() -> list:
