@@ -6,9 +6,9 @@ note, digitpad, ...) so that machine noise hits both alike; medians compared:
 
 - steady state: the seconds per epoch after the first, with imports and data
   loading excluded, over ``--epochs`` epochs: the note's loop (its DataLoader,
-  batch 64, timed per epoch inside its script) against ``digitpad train --arch
-  mlp`` (its defaults; per epoch from its validation lines, validation included),
-  and the test accuracy each reaches after those epochs;
+  batch 64) against digitpad's (``fit`` with the MLP's defaults, as ``digitpad
+  train --arch mlp`` runs it, validation included), each timed per epoch inside
+  its own process, in wall and CPU seconds, and the test accuracy each reaches;
 - whole process: one epoch each, timed from process start to exit.
 
 Then the default CNN's recipe is trained for 1, 2, ... epochs (up to its
@@ -16,7 +16,8 @@ default), each a whole process, until one reaches 99 % on the MNIST test set.
 With ``--device cuda`` (on a machine with a GPU) digitpad trains there, and the
 MLP and the CNN are also trained with and without mixed precision.
 
-    python tests/bench/train_speed.py [--repeats 3] [--epochs 3] [--data-dir ../shared/mnist] [--device cpu]
+    python tests/bench/train_speed.py [--repeats 3] [--epochs 3] [--threads N] [--data-dir ../shared/mnist]
+                                      [--device cpu] [--skip-whole-process] [--skip-cnn]
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ STUDY_NOTE_LOOP = textwrap.dedent(
 
     from digitpad.models import Network  # the study note's class, line for line
 
-    root, epochs = sys.argv[1], int(sys.argv[2])
+    root, epochs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if threads:
+        torch.set_num_threads(threads)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     trainset = datasets.MNIST(root, download=False, train=True, transform=transform)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=64, shuffle=True)
@@ -60,7 +63,7 @@ STUDY_NOTE_LOOP = textwrap.dedent(
     criterion = nn.NLLLoss()
     optimizer = optim.Adam(model.parameters(), lr=0.001)
     for epoch in range(epochs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         model.train()
         for images, labels in trainloader:
             images = images.view(images.shape[0], -1)
@@ -68,7 +71,8 @@ STUDY_NOTE_LOOP = textwrap.dedent(
             loss = criterion(model(images), labels)
             loss.backward()
             optimizer.step()
-        print(f"epoch seconds: {time.perf_counter() - started:.3f}", flush=True)
+        print(f"epoch seconds: {time.perf_counter() - started:.3f} cpu {time.process_time() - cpu_started:.3f}",
+              flush=True)
 
     model.eval()
     correct = 0
@@ -79,7 +83,30 @@ STUDY_NOTE_LOOP = textwrap.dedent(
     print(f"test accuracy: {correct / len(testset):.4f}")
     """
 )
-NOTE_EPOCH = re.compile(r"^epoch seconds: ([\d.]+)$", re.MULTILINE)
+# digitpad's loop, as `digitpad train --arch mlp` runs it: fit() with the MLP's defaults,
+# each epoch timed from the end of the one before (so its validation is included).
+DIGITPAD_LOOP = textwrap.dedent(
+    """
+    import sys, time
+    import torch
+    from digitpad.config import TrainConfig
+    from digitpad.data import load_mnist
+    from digitpad.training import BatchProgress, TrainingResult, fit, training_threads
+
+    root, epochs, threads, device = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.set_num_threads(threads or training_threads(leave_core_for_gui=False))
+    data = load_mnist(root, download=False)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for event in fit(TrainConfig.defaults_for("mlp", epochs=epochs, device=device), data):
+        if isinstance(event, BatchProgress) and event.step == event.steps_per_epoch:
+            now, cpu_now = time.perf_counter(), time.process_time()
+            print(f"epoch seconds: {now - started:.3f} cpu {cpu_now - cpu_started:.3f}", flush=True)
+            started, cpu_started = now, cpu_now
+        elif isinstance(event, TrainingResult):
+            print(f"test accuracy: {event.test_accuracy:.4f}")
+    """
+)
+EPOCH_SECONDS = re.compile(r"^epoch seconds: ([\d.]+) cpu ([\d.]+)$", re.MULTILINE)
 DIGITPAD_EPOCH = re.compile(r"^epoch (\d+) validation: .*\(([\d.]+) s\)$", re.MULTILINE)
 
 
@@ -117,6 +144,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the steady-state runs (at least 2)")
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
     parser.add_argument("--device", default="cpu", help="digitpad's device (the note's loop runs on the CPU)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads for both steady-state loops (default 0: torch's and digitpad's own "
+                        "choice, every core); with 1, CPU seconds are little disturbed by other work on the machine")
+    parser.add_argument("--skip-whole-process", action="store_true")
     parser.add_argument("--skip-cnn", action="store_true")
     args = parser.parse_args()
     print(f"before: {load_average()}")
@@ -128,8 +159,15 @@ def main() -> int:
         note_script.write_text(STUDY_NOTE_LOOP)
         env = isolated_env(scratch)
 
+        digitpad_script = scratch / "digitpad_loop.py"
+        digitpad_script.write_text(DIGITPAD_LOOP)
+
         def note_loop(epochs: int) -> list[str]:
-            return [sys.executable, str(note_script), str(note_root), str(epochs)]
+            return [sys.executable, str(note_script), str(note_root), str(epochs), str(args.threads)]
+
+        def digitpad_loop(epochs: int) -> list[str]:
+            return [sys.executable, str(digitpad_script), str(args.data_dir), str(epochs), str(args.threads),
+                    args.device]
 
         def digitpad_train(epochs: int, *extra: str) -> list[str]:
             return [sys.executable, "-m", "digitpad", "train", "--arch", "mlp", "--epochs", str(epochs),
@@ -139,8 +177,9 @@ def main() -> int:
         cold_digitpad, _, _ = run_timed(digitpad_train(1), env)
         run_timed(note_loop(1), env)
 
-        report_steady_state(args, note_loop, digitpad_train, env)
-        report_whole_process(args, note_loop, digitpad_train, env, cold_digitpad)
+        report_steady_state(args, note_loop, digitpad_loop, env)
+        if not args.skip_whole_process:
+            report_whole_process(args, note_loop, digitpad_train, env, cold_digitpad)
         if args.device.startswith("cuda"):
             report_mixed_precision(args, scratch, env)
         if not args.skip_cnn:
@@ -149,32 +188,37 @@ def main() -> int:
     return 0
 
 
-def report_steady_state(args, note_loop, digitpad_train, env) -> None:
+def report_steady_state(args, note_loop, digitpad_loop, env) -> None:
     note_runs, digitpad_runs = [], []
     for _ in range(args.repeats):
-        _, accuracy, output = run_timed(note_loop(args.epochs), env)
-        note_runs.append(([float(t) for t in NOTE_EPOCH.findall(output)], accuracy))
-        _, accuracy, output = run_timed(digitpad_train(args.epochs), env)
-        digitpad_runs.append((digitpad_epoch_seconds(output), accuracy))
+        for command, runs in ((note_loop, note_runs), (digitpad_loop, digitpad_runs)):
+            _, accuracy, output = run_timed(command(args.epochs), env)
+            epochs = [(float(wall), float(cpu)) for wall, cpu in EPOCH_SECONDS.findall(output)]
+            runs.append((epochs, accuracy))
 
-    note_epoch = statistics.median(steady(epochs) for epochs, _ in note_runs)
-    digitpad_epoch = statistics.median(steady(epochs) for epochs, _ in digitpad_runs)
-    print(f"\nSteady state: seconds per epoch after the first, {args.epochs} epochs each, median of {args.repeats} "
-          f"alternating runs ({os.cpu_count()} cores; digitpad on {args.device}):\n")
-    print(f"| loop | seconds per epoch | test accuracy after {args.epochs} epochs |")
-    print("| --- | --- | --- |")
-    print(f"| study note (DataLoader, batch 64, Adam 0.001) | {note_epoch:.2f} s | "
-          f"{statistics.median(a for _, a in note_runs):.4f} |")
-    print(f"| `digitpad train --arch mlp --epochs {args.epochs}` (batch 512, one-cycle to 0.003, "
-          f"validation included) | {digitpad_epoch:.2f} s | {statistics.median(a for _, a in digitpad_runs):.4f} |")
-    print(f"\nsteady-state speed-up: {note_epoch / digitpad_epoch:.2f}x (target: at least 5x)")
-    # On a shared machine the fastest epochs are the least disturbed ones.
-    note_best = min(t for epochs, _ in note_runs for t in epochs[1:])
-    digitpad_best = min(t for epochs, _ in digitpad_runs for t in epochs[1:])
-    print(f"fastest epoch after the first: note {note_best:.2f} s, digitpad {digitpad_best:.2f} s, "
-          f"{note_best / digitpad_best:.2f}x")
-    print("all epochs (s): note " + "; ".join(", ".join(f"{t:.2f}" for t in epochs) for epochs, _ in note_runs)
-          + " | digitpad " + "; ".join(", ".join(f"{t:.2f}" for t in epochs) for epochs, _ in digitpad_runs))
+    def summary(runs, which: int) -> tuple[float, float]:
+        """Median over runs of the seconds per epoch after the first, and the fastest such epoch."""
+        per_run = [steady([epoch[which] for epoch in epochs]) for epochs, _ in runs]
+        return statistics.median(per_run), min(epoch[which] for epochs, _ in runs for epoch in epochs[1:])
+
+    threads = args.threads or "all the cores'"
+    print(f"\nSteady state: seconds per epoch after the first, {args.epochs} epochs each, {args.repeats} alternating "
+          f"runs, {threads} torch threads ({os.cpu_count()} cores); imports and data loading not timed:\n")
+    print(f"| loop | median wall | fastest wall | median CPU | test accuracy after {args.epochs} epochs |")
+    print("| --- | --- | --- | --- | --- |")
+    rows = {"study note (its DataLoader, batch 64, Adam 0.001)": note_runs,
+            "digitpad (`fit`, the MLP's defaults: batch 512, one-cycle to 0.003, validation included)": digitpad_runs}
+    for name, runs in rows.items():
+        (wall, fastest), (cpu, _) = summary(runs, 0), summary(runs, 1)
+        print(f"| {name} | {wall:.2f} s | {fastest:.2f} s | {cpu:.2f} s | "
+              f"{statistics.median(a for _, a in runs):.4f} |")
+    ratios = [summary(note_runs, which)[pick] / summary(digitpad_runs, which)[pick]
+              for which, pick in ((0, 0), (0, 1), (1, 0))]
+    print(f"\nsteady-state speed-up (target: at least 5x): median wall {ratios[0]:.2f}x, fastest wall "
+          f"{ratios[1]:.2f}x, median CPU {ratios[2]:.2f}x")
+    for name, runs in (("note", note_runs), ("digitpad", digitpad_runs)):
+        print(f"{name} epochs (wall/CPU s): " + "; ".join(", ".join(f"{w:.2f}/{c:.2f}" for w, c in epochs)
+                                                       for epochs, _ in runs))
 
 
 def report_whole_process(args, note_loop, digitpad_train, env, cold_digitpad: float) -> None:
