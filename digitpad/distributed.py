@@ -114,10 +114,14 @@ def process_group(ranks: Ranks, device: torch.device, timeout: timedelta = TIMEO
     previous = signal.signal(signal.SIGTERM, _on_terminate)
     try:
         yield
-        barrier()
-        torch.distributed.destroy_process_group()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    # Rank 0 has saved by now: a process that ends at this point changes nothing.
+    try:
+        barrier()
+    except RuntimeError:
+        return
+    torch.distributed.destroy_process_group()
 
 
 def failure(error: BaseException) -> DistributedError | None:
