@@ -1,7 +1,9 @@
 """Batched augmentation that mimics how people draw on a canvas.
 
 It runs on whole batches of tensors (one ``grid_sample`` per batch), so it adds
-little to a training step: no per-image PIL work. Each image gets a random
+little to a training step: no per-image PIL work. The random parameters are
+drawn on the CPU, from the caller's generator, and the images are changed on
+their own device, so a seed gives the same draws on every device. Each image gets a random
 affine warp (rotation, scale, shear, shift), a smooth elastic wobble, and a
 random change of stroke thickness, since a pen of fixed width makes strokes
 thicker or thinner than MNIST's depending on how big the digit is drawn.
@@ -62,10 +64,12 @@ for _bit, (_dy, _dx) in enumerate(_NEIGHBOUR_OFFSETS):
 def thin(binary: torch.Tensor, max_iterations: int = 30) -> torch.Tensor:
     """One-pixel skeletons of a binary batch (B, 1, H, W), as float 0/1."""
     skeleton = binary.float()
+    kernel = _NEIGHBOUR_CODE_KERNEL.to(binary.device)
+    tables = [table.to(binary.device) for table in _THINNING_TABLES]
     for _ in range(max_iterations):
         changed = False
-        for removable in _THINNING_TABLES:
-            code = F.conv2d(skeleton, _NEIGHBOUR_CODE_KERNEL, padding=1).long()
+        for removable in tables:
+            code = F.conv2d(skeleton, kernel, padding=1).long()
             remove = removable[code] & (skeleton > 0)
             if remove.any():
                 skeleton = skeleton.masked_fill(remove, 0.0)
@@ -97,7 +101,8 @@ def redraw_with_pen(ink: torch.Tensor, pen_radius: torch.Tensor) -> torch.Tensor
     count, _, height, width = ink.shape
     skeleton = thin(ink > 0.4)
     reach = int(math.ceil(float(pen_radius.max()) + 0.5))
-    distances = _pen_offsets(reach)
+    distances = _pen_offsets(reach).to(ink.device)
+    pen_radius = pen_radius.to(ink.device)
     disc = pen_ink(pen_radius.view(count, 1, 1), distances.view(1, -1, 1))
     patches = F.unfold(skeleton, kernel_size=2 * reach + 1, padding=reach)
     return (patches * disc).amax(dim=1).view(count, 1, height, width)
@@ -133,7 +138,7 @@ def _elastic_offsets(count: int, side: int, settings: AugmentSettings, generator
 
 def _change_thickness(ink: torch.Tensor, generator: torch.Generator, settings: AugmentSettings) -> torch.Tensor:
     count = len(ink)
-    amount = uniform(count, -1.0, 1.0, generator).view(count, 1, 1, 1)
+    amount = uniform(count, -1.0, 1.0, generator).view(count, 1, 1, 1).to(ink.device)
     thicker = F.max_pool2d(ink, kernel_size=3, stride=1, padding=1)
     thinner = -F.max_pool2d(-ink, kernel_size=3, stride=1, padding=1)
     thicken_weight = amount.clamp(min=0.0) * settings.max_thicken
@@ -155,10 +160,12 @@ def augment_batch(
     redrawn = torch.rand(count, generator=generator) < settings.redraw_probability
     if redrawn.any():
         radius = uniform(int(redrawn.sum()), settings.min_pen_radius, settings.max_pen_radius, generator)
+        redrawn = redrawn.to(images.device)
         ink = ink.clone()
         ink[redrawn] = redraw_with_pen(ink[redrawn], radius)
-    grid = F.affine_grid(_affine_matrices(count, side, settings, generator), list(images.shape), align_corners=False)
-    grid = grid + _elastic_offsets(count, side, settings, generator)
+    matrices = _affine_matrices(count, side, settings, generator).to(images.device)
+    grid = F.affine_grid(matrices, list(images.shape), align_corners=False)
+    grid = grid + _elastic_offsets(count, side, settings, generator).to(images.device)
     warped = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     warped = _change_thickness(warped, generator, settings).clamp(0.0, 1.0)
     return (warped - mean) / std

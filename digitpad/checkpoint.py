@@ -75,6 +75,8 @@ def from_result(result, name: str) -> Checkpoint:
             "test_loss": result.test_loss,
             "training_seconds": result.elapsed,
             "stopped_early": result.stopped,
+            "device": result.device,
+            "processes": result.processes,
         },
         train_config=result.train_config.to_dict(),
         name=name,

@@ -20,6 +20,9 @@ INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
 
 ARCHITECTURES = ("cnn", "mlp")
 OPTIMIZERS = ("adam", "sgd")
+# Where to train and classify: "auto" takes a CUDA GPU if there is one, then
+# Apple's GPU (MPS), else the CPU (see digitpad.devices).
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class ConfigError(ValueError):
@@ -109,6 +112,9 @@ class TrainConfig:
     # Random non-digit drawings added to each batch, as a share of its digits,
     # trained towards "no digit in particular" (see digitpad.non_digits).
     non_digit_share: float = 0.0
+    device: str = "auto"
+    # bfloat16 autocast on CUDA GPUs that have it; the CPU and MPS always train in float32.
+    mixed_precision: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -125,6 +131,8 @@ class TrainConfig:
             raise ConfigError("log_every and validations_per_epoch must be at least 1")
         if not 0.0 <= float(self.non_digit_share) <= 1.0:
             raise ConfigError("the share of non-digit drawings must be between 0 and 1")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
 
     @classmethod
     def defaults_for(cls, arch: str, **changes: Any) -> TrainConfig:

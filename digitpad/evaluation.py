@@ -108,7 +108,7 @@ def evaluate(
     generator ends without an Evaluation.
     """
     should_stop = should_stop or (lambda: False)
-    labels = torch.as_tensor(labels, dtype=torch.int64)
+    labels = torch.as_tensor(labels, dtype=torch.int64, device=images.device)
     model.eval()
     total = len(images)
     probabilities = np.empty((total, NUM_CLASSES), dtype=np.float32)
@@ -122,9 +122,9 @@ def evaluate(
         with torch.inference_mode():
             log_probabilities = model(images[start:end])
             total_loss += F.nll_loss(log_probabilities, labels[start:end], reduction="sum").item()
-            probabilities[start:end] = log_probabilities.exp().numpy()
+            probabilities[start:end] = log_probabilities.exp().float().cpu().numpy()
         yield EvaluationProgress(end, total)
-    yield Evaluation(labels.numpy().copy(), probabilities, total_loss / total if total else math.nan)
+    yield Evaluation(labels.cpu().numpy().copy(), probabilities, total_loss / total if total else math.nan)
 
 
 def evaluate_fully(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> Evaluation:

@@ -44,7 +44,8 @@ class Classifier:
     Use it from one thread only: each thread that classifies builds its own.
     """
 
-    def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None):
+    def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None,
+                 device: torch.device | str = "cpu"):
         if isinstance(model, DigitCNN):
             # Batch norm folded into the convolutions: two operations fewer per
             # drawing (1.26 -> 1.09 ms right after a pause). With channels-last
@@ -52,20 +53,23 @@ class Classifier:
             # 0.60. Every answer on the 10,000 drawn strokes stays the same
             # (probabilities within 2e-6).
             model = model.with_batch_norm_folded()
-        self.model = model.eval().to(memory_format=torch.channels_last)
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.model_config = model_config
         self.name = name
         self.metrics = dict(metrics or {})
 
     @classmethod
-    def from_state(cls, model_config: ModelConfig, state_dict: dict, name: str = "", metrics: dict | None = None) -> Classifier:
+    def from_state(cls, model_config: ModelConfig, state_dict: dict, name: str = "", metrics: dict | None = None,
+                   device: torch.device | str = "cpu") -> Classifier:
         model = build_model(model_config)
         model.load_state_dict(state_dict)
-        return cls(model, model_config, name, metrics)
+        return cls(model, model_config, name, metrics, device)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint) -> Classifier:
-        return cls.from_state(checkpoint.model_config, checkpoint.state_dict, checkpoint.name, checkpoint.metrics)
+    def from_checkpoint(cls, checkpoint, device: torch.device | str = "cpu") -> Classifier:
+        return cls.from_state(checkpoint.model_config, checkpoint.state_dict, checkpoint.name, checkpoint.metrics,
+                              device)
 
     @classmethod
     def from_path(cls, path: str | Path) -> Classifier:
@@ -91,7 +95,7 @@ class Classifier:
         """Class probabilities for a normalized batch (B, 1, 28, 28), shape (B, 10)."""
         with torch.inference_mode():
             # softmax(logits) is exp(log_softmax(logits)), in one operation instead of two.
-            return torch.softmax(self.model.logits(model_input), dim=1).numpy()
+            return torch.softmax(self.model.logits(model_input.to(self.device)), dim=1).cpu().numpy()
 
     def predict(self, image: np.ndarray, light_ink: bool | None = None) -> Prediction | None:
         """Classify one drawing (any size, either polarity); None when it has no ink.

@@ -48,7 +48,7 @@ class NotEnoughDrawings(Exception):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # after TrainingResult's fields with defaults
 class TeachingResult(TrainingResult):
     """A TrainingResult (so ``runs.keep_result`` saves it as it is) with the before and after.
 

@@ -75,6 +75,8 @@ def test_train_takes_the_chosen_architectures_defaults():
     ["eval", "--checkpoint"],
     ["predict"],
     ["predict", "--bogus", "x.png"],
+    ["train", "--device", "tpu"],
+    ["eval", "--device", "gpu"],
 ], ids=lambda argv: " ".join(argv))
 def test_usage_errors_are_one_line_and_exit_2(capsys, argv):
     status, out, err = run(capsys, *argv)
@@ -224,6 +226,36 @@ def test_ctrl_c_stops_training_and_still_saves(fake_mnist, tmp_path):
     assert 1 <= len(saved.history["val_accuracy"]) < 500
 
 
+def test_every_command_takes_a_device(capsys):
+    for command in ("train", "eval", "predict"):
+        status, out, _ = run(capsys, command, "--help")
+        assert status == 0 and "--device {auto,cpu,cuda,mps}" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("command", ["train", "eval", "predict"])
+def test_asking_for_cuda_without_it_is_one_clear_error(capsys, command, fake_mnist, small_checkpoint, tmp_path):
+    argv = {"train": [*TINY_TRAIN, "--data-dir", str(fake_mnist["root"]), "--out", str(tmp_path / "m.pt")],
+            "eval": ["eval", "--checkpoint", str(small_checkpoint), "--data-dir", str(fake_mnist["root"])],
+            "predict": ["predict", "--checkpoint", str(small_checkpoint), str(tmp_path / "any.png")]}[command]
+    status, out, err = run(capsys, *argv, "--device", "cuda")
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    assert err.startswith(f"digitpad {command}: the device 'cuda' is not available")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_train_records_where_it_trained(capsys, fake_mnist, tmp_path):
+    out_path = tmp_path / "cpu.pt"
+    status, _, err = run(capsys, *TINY_TRAIN, "--epochs", "1", "--device", "cpu", "--data-dir", str(fake_mnist["root"]),
+                         "--out", str(out_path))
+    assert status == 0, err
+    assert "on CPU" in err
+    saved = checkpoint.load(out_path)
+    assert saved.metrics["device"] == "cpu" and saved.metrics["processes"] == 1
+    assert saved.train_config["device"] == "cpu"
+
+
 # --- eval -----------------------------------------------------------------------------------------
 
 
@@ -249,6 +281,24 @@ def test_eval_accuracy_matches_the_predictions(capsys, fake_mnist, small_checkpo
     _, out, _ = run(capsys, "eval", "--checkpoint", str(small_checkpoint), "--data-dir", str(fake_mnist["root"]))
 
     assert f"test accuracy: {expected:.4f}" in out.splitlines()
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_eval_and_predict_give_the_same_answers_on_any_device(capsys, fake_mnist, small_checkpoint, tmp_path, device):
+    digit_image().save(tmp_path / "seven.png")
+    data_dir = ["--data-dir", str(fake_mnist["root"])]
+    _, on_cpu, _ = run(capsys, "eval", "--checkpoint", str(small_checkpoint), *data_dir, "--device", "cpu")
+    _, on_device, err = run(capsys, "eval", "--checkpoint", str(small_checkpoint), *data_dir, "--device", device)
+    losses = [float(re.search(r"test loss: ([\d.]+)", text).group(1)) for text in (on_cpu, on_device)]
+    assert losses[1] == pytest.approx(losses[0], abs=1e-3), err
+    without_loss = [[line for line in text.splitlines() if "loss" not in line] for text in (on_cpu, on_device)]
+    assert without_loss[1] == without_loss[0]
+    predict = ["predict", "--json", "--checkpoint", str(small_checkpoint), str(tmp_path / "seven.png")]
+    _, default_json, _ = run(capsys, *predict, "--device", "cpu")
+    _, device_json, _ = run(capsys, *predict, "--device", device)
+    assert json.loads(device_json)[0]["digit"] == json.loads(default_json)[0]["digit"]
+    assert json.loads(device_json)[0]["confidence"] == pytest.approx(json.loads(default_json)[0]["confidence"], abs=1e-4)
 
 
 def test_eval_uses_the_current_model(capsys, fake_mnist, small_checkpoint, monkeypatch):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from digitpad.config import ConfigError, ModelConfig, TrainConfig
-from digitpad.models import DigitCNN, FastDropout, Network, build_model
+from digitpad.models import DigitCNN, Network, build_model
 
 
 @pytest.mark.parametrize("hidden", [[512, 256], [100], [64, 32, 16]])
@@ -33,33 +33,9 @@ def test_dropout_only_acts_in_training_mode():
     assert not torch.equal(model(x), model(x))
 
 
-@pytest.mark.parametrize("p", [0.2, 0.5, 0.7])
-def test_fast_dropout_drops_a_share_p_and_rescales_the_rest_like_nn_dropout(p):
-    torch.manual_seed(0)
-    x = torch.rand(400, 500) + 0.5  # no zeros of its own
-    x.requires_grad_(True)
-    out = FastDropout(p).train()(x)
-    dropped = out == 0
-    assert dropped.float().mean().item() == pytest.approx(p, abs=0.01)
-    torch.testing.assert_close(out[~dropped], x[~dropped] / (1 - p))
-    out.sum().backward()
-    # The gradient flows through the kept units only, scaled the same way.
-    torch.testing.assert_close(x.grad, (~dropped).float() / (1 - p))
-    assert torch.equal(FastDropout(p).eval()(x), x)
-    assert torch.equal(FastDropout(1.0).train()(x), torch.zeros_like(x))
-
-
-def test_fast_dropout_masks_are_independent_across_units_and_calls():
-    torch.manual_seed(0)
-    x = torch.ones(3, 5, 7)  # a size that is not a multiple of 8 bits
-    masks = torch.stack([FastDropout(0.5).train()(x) > 0 for _ in range(2000)]).float()
-    assert masks.shape == (2000, 3, 5, 7)
-    assert masks.mean(0).sub(0.5).abs().max() < 0.05  # each unit kept about half the time
-    flat = masks.flatten(1)
-    # Neighbouring units (which share a random byte) are not correlated.
-    correlation = torch.corrcoef(flat.T)
-    off_diagonal = correlation - torch.eye(len(correlation))
-    assert off_diagonal.abs().max() < 0.12
+def test_both_networks_use_torchs_own_dropout():
+    assert type(Network(784, 10, [32]).dropout) is nn.Dropout
+    assert type(DigitCNN((4, 8)).dropout) is nn.Dropout
 
 
 def test_cnn_outputs_log_probabilities():

@@ -182,3 +182,120 @@ def test_a_continued_run_reports_the_earlier_curves_then_its_own(small_data):
     assert more.history["val_step"] == sorted(more.history["val_step"])
     fresh = run(small_config("mlp", epochs=1), small_data)[-1]
     assert len(fresh.history["val_accuracy"]) == 1
+
+
+# --- PyTorch's own parts, on any device -------------------------------------------------------------
+
+
+def test_training_uses_torch_optim_and_the_one_cycle_schedule():
+    from torch import nn, optim
+    from torch.optim.lr_scheduler import OneCycleLR
+
+    from digitpad.training import WARMUP_FRACTION, make_optimizer, make_schedule
+
+    model = nn.Linear(4, 2)
+    adam = make_optimizer(TrainConfig(optimizer="adam", lr=0.01), model)
+    sgd = make_optimizer(TrainConfig(optimizer="sgd", lr=0.01), model)
+    assert type(adam) is optim.Adam
+    assert type(sgd) is optim.SGD and sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9
+    assert adam.defaults["fused"] and sgd.defaults["fused"]  # torch >= 2.4 has fused kernels for the CPU
+
+    schedule = make_schedule(adam, TrainConfig(lr=0.01), total_steps=100)
+    assert isinstance(schedule, OneCycleLR)
+    rates, betas = [], []
+    for _ in range(100):
+        rates.append(adam.param_groups[0]["lr"])
+        betas.append(adam.param_groups[0]["betas"][0])
+        adam.step()
+        schedule.step()
+    peak = rates.index(max(rates))
+    # Warm-up for a fifth of the run from a 25th of the peak, then down to almost nothing;
+    # the momentum (Adam's beta1) moves the other way.
+    assert peak == round(WARMUP_FRACTION * 100) - 1
+    assert rates[0] == pytest.approx(0.01 / 25) and max(rates) == pytest.approx(0.01)
+    assert rates[-1] < 1e-5 and betas[0] == pytest.approx(0.95) and betas[peak] == pytest.approx(0.85)
+
+
+def test_without_a_fused_kernel_the_optimizer_takes_torchs_default_loop(monkeypatch):
+    from torch import nn, optim
+
+    from digitpad.training import make_optimizer
+
+    real_adam = optim.Adam
+
+    def adam_without_fused(parameters, fused=None, **options):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        return real_adam(parameters, fused=fused, **options)
+
+    monkeypatch.setattr(optim, "Adam", adam_without_fused)
+    adam = make_optimizer(TrainConfig(), nn.Linear(2, 2))
+    assert type(adam) is real_adam and not adam.defaults["fused"]
+
+
+def _available_devices() -> list:
+    from digitpad import devices
+
+    found = devices.available()
+    return [pytest.param(name, marks=pytest.mark.skipif(name not in found, reason=f"no {name} here"))
+            for name in ("cpu", "cuda", "mps")]
+
+
+@pytest.mark.parametrize("device", _available_devices())
+def test_training_on_a_device_returns_cpu_weights_that_open_anywhere(device, small_data, tmp_path):
+    from digitpad import checkpoint
+
+    result = run(small_config("cnn", epochs=1, device=device), small_data)[-1]
+
+    assert result.device.startswith(device) and result.processes == 1
+    assert all(tensor.device.type == "cpu" for tensor in result.state_dict.values())
+    assert result.test_accuracy > 0.5
+    path = tmp_path / "model.pt"
+    checkpoint.save(checkpoint.from_result(result, "model"), path)
+    loaded = checkpoint.load(path)
+    assert loaded.metrics["device"] == result.device
+    model = build_model(loaded.model_config)
+    model.load_state_dict(loaded.state_dict)
+    _, accuracy = evaluate(model, small_data.test_images, small_data.test_labels)
+    # bfloat16 on a GPU may round a borderline image the other way.
+    assert accuracy == pytest.approx(result.test_accuracy, abs=0.02)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_trains_in_bfloat16_where_the_gpu_has_it_and_full_precision_when_asked():
+    from digitpad.training import mixed_precision
+
+    device = torch.device("cuda", 0)
+    with mixed_precision(TrainConfig(), device):
+        product = torch.ones(4, 4, device=device) @ torch.ones(4, 4, device=device)
+    expected = torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float32
+    assert product.dtype == expected
+    with mixed_precision(TrainConfig(mixed_precision=False), device):
+        assert (torch.ones(2, 2, device=device) @ torch.ones(2, 2, device=device)).dtype == torch.float32
+
+
+def test_the_cpu_always_trains_in_full_precision():
+    from digitpad.training import mixed_precision
+
+    with mixed_precision(TrainConfig(mixed_precision=True), torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_a_device_this_machine_lacks_fails_before_training(small_data):
+    from digitpad import devices
+
+    missing = next((name for name in ("cuda", "mps") if name not in devices.available()), None)
+    if missing is None:
+        pytest.skip("this machine has every device")
+    with pytest.raises(devices.DeviceError, match=f"'{missing}' is not available"):
+        run(small_config("mlp", device=missing), small_data)
+
+
+def test_warming_up_the_optimizers_imports_what_the_first_optimizer_needs():
+    import subprocess
+    import sys
+
+    child = ("import sys; from digitpad import training; before = 'torch._dynamo' in sys.modules; "
+             "training.warm_up_optimizers(); print(before, 'torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "True"], done.stderr

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digitpad.config import ConfigError, parse_sizes
+from digitpad.config import DEVICES, ConfigError, parse_sizes
 
 if TYPE_CHECKING:  # torch is imported only by the commands that need it
     from digitpad.checkpoint import Checkpoint
@@ -54,17 +54,29 @@ def sizes_option(what: str, example: str):
     return parse
 
 
+def add_device_option(parser: argparse.ArgumentParser, what: str = "train") -> None:
+    """--device, the same for every command: args.device is one of config.DEVICES (digitpad.devices.resolve it)."""
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help=f"where to {what}: auto (default) takes a CUDA GPU if there is one, then Apple's GPU "
+                        "(mps), else the CPU")
+
+
 def user_message(error: Exception) -> str | None:
     """The message for an error a user can act on; None for a bug (which keeps its traceback)."""
     from digitpad.checkpoint import CheckpointError
     from digitpad.collection import CollectionError
     from digitpad.data import DataError
+    from digitpad.devices import DeviceError
+    from digitpad.distributed import DistributedError, failure
     from digitpad.image_files import ImageFolderError
     from digitpad.teaching import NotEnoughDrawings
 
-    if isinstance(error, (DataError, CheckpointError, ConfigError, ImageFolderError, CollectionError,
-                          NotEnoughDrawings)):
+    if isinstance(error, (DataError, CheckpointError, ConfigError, DeviceError, DistributedError, ImageFolderError,
+                          CollectionError, NotEnoughDrawings)):
         return str(error)
+    lost_contact = failure(error)
+    if lost_contact is not None:
+        return str(lost_contact)
     if isinstance(error, MemoryError):
         return "out of memory"
     if isinstance(error, OSError):
@@ -80,14 +92,18 @@ def say(message: object) -> None:
 
 
 @contextmanager
-def stop_on_interrupt(message: str):
-    """The first Ctrl+C sets the returned event (a cooperative stop); a second one aborts."""
+def stop_on_interrupt(message: str | None):
+    """The first Ctrl+C sets the returned event (a cooperative stop); a second one aborts.
+
+    ``message`` (None: nothing) is said on the first."""
     stop = threading.Event()
 
     def on_interrupt(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
+        if message is None:
+            return
         # os.write, not print: a handler that prints can collide with a print it interrupted.
         try:
             os.write(sys.stderr.fileno(), f"\n{message} (press Ctrl+C again to quit at once)\n".encode())

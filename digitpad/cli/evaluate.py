@@ -27,19 +27,23 @@ def print_per_digit(evaluation) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.images is not None and args.data_dir is not None:
         raise UsageError("digitpad eval: --images measures on your drawings, --data-dir on MNIST: give one of them")
+    from digitpad.devices import resolve
+
+    device = resolve(args.device)
     loaded, path = load_model(args)
 
     from digitpad.models import build_model
 
     model = build_model(loaded.model_config)
     model.load_state_dict(loaded.state_dict)
+    model.to(device)
     print(f"model: {path} ({loaded.model_config.describe()})", flush=True)
     if args.images is not None:
-        return _on_drawings(args, model)
-    return _on_mnist(args, model, path)
+        return _on_drawings(args, model, device)
+    return _on_mnist(args, model, path, device)
 
 
-def _on_mnist(args: argparse.Namespace, model, path) -> int:
+def _on_mnist(args: argparse.Namespace, model, path, device) -> int:
     from digitpad import evaluation
     from digitpad.cli.progress import download_bar, new_bar
     from digitpad.data import DownloadCancelled, load_mnist
@@ -55,7 +59,8 @@ def _on_mnist(args: argparse.Namespace, model, path) -> int:
         result = evaluation.load_cached(path, key)
         if result is None:
             with new_bar("evaluating", len(data.test_labels), unit="image") as bar:
-                for event in evaluation.evaluate(model, data.test_images, data.test_labels, should_stop=stop.is_set):
+                images, labels = data.test_images.to(device), data.test_labels.to(device)
+                for event in evaluation.evaluate(model, images, labels, should_stop=stop.is_set):
                     if isinstance(event, evaluation.EvaluationProgress):
                         bar.update(event.done - bar.n)
                     else:
@@ -70,7 +75,7 @@ def _on_mnist(args: argparse.Namespace, model, path) -> int:
     return EXIT_OK
 
 
-def _on_drawings(args: argparse.Namespace, model) -> int:
+def _on_drawings(args: argparse.Namespace, model, device) -> int:
     from digitpad.evaluation import evaluate_fully
     from digitpad.image_files import load_labelled_folder
     from digitpad.preprocess import normalize
@@ -78,7 +83,7 @@ def _on_drawings(args: argparse.Namespace, model) -> int:
     drawings = load_labelled_folder(args.images)
     for problem in drawings.problems:
         say(f"digitpad eval: {problem}")
-    result = evaluate_fully(model, normalize(drawings.images), drawings.labels)
+    result = evaluate_fully(model, normalize(drawings.images).to(device), drawings.labels)
     skipped = f", {len(drawings.problems)} skipped (above)" if drawings.problems else ""
     print(f"drawings: {result.count} in {args.images}{skipped}")
     print(f"loss: {result.loss:.4f}")

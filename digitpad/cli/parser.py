@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from digitpad import __version__
-from digitpad.cli.common import Parser, positive_int, sizes_option
+from digitpad.cli.common import Parser, add_device_option, positive_int, sizes_option
 from digitpad.config import ARCHITECTURES, OPTIMIZERS, TeachConfig, TrainConfig
 
 
@@ -60,6 +60,10 @@ def build_parser() -> Parser:
     train.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITPAD_DATA_DIR "
                        "or digitpad's data folder; downloaded there if missing)")
     train.add_argument("--out", type=Path, metavar="PATH", help="where to save the model")
+    add_device_option(train)
+    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
+                       help="on a CUDA GPU with bfloat16 (Ampere or later), compute in bfloat16 where "
+                       "torch.autocast finds it safe (default on; the CPU and MPS train in float32)")
 
     evaluate = commands.add_parser(
         "eval", help="measure a model's accuracy on the 10,000 MNIST test images, or on your own drawings",
@@ -72,6 +76,7 @@ def build_parser() -> Parser:
     evaluate.add_argument("--images", type=Path, metavar="DIR",
                           help="measure on the drawings in DIR/0 ... DIR/9 instead of MNIST (torchvision's "
                           "ImageFolder layout; the same preprocessing as predict)")
+    add_device_option(evaluate, "compute")
 
     teaching = TeachConfig()
     teach = commands.add_parser(
@@ -93,10 +98,12 @@ def build_parser() -> Parser:
     teach.add_argument("--seed", type=int, default=teaching.seed, help=f"random seed (default {teaching.seed})")
     teach.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder")
     teach.add_argument("--out", type=Path, metavar="PATH", help="where to save the model")
+    add_device_option(teach)
 
     predict = commands.add_parser("predict", help="classify image files")
     predict.add_argument("--checkpoint", type=Path, metavar="PATH",
                          help="model file (default: the app's current model)")
     predict.add_argument("--json", action="store_true", help="print one JSON array instead of text lines")
+    add_device_option(predict, "compute")
     predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, GIF, ...)")
     return parser

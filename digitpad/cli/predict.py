@@ -11,10 +11,12 @@ from digitpad.image_files import ImageReadError, read_image
 
 
 def run(args: argparse.Namespace) -> int:
+    from digitpad.devices import resolve
     from digitpad.inference import Classifier
 
+    device = resolve(args.device)
     loaded, _ = load_model(args)
-    classifier = Classifier.from_checkpoint(loaded)
+    classifier = Classifier.from_checkpoint(loaded, device=device)
     results: list[dict] = []
     for name in args.images:
         try:

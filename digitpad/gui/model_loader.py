@@ -1,6 +1,9 @@
 """Loading models off the GUI thread at start-up, plus the small adapter the
 window keeps for the model in use (classifier + checkpoint + where it came from).
 
+After the start-up model, the same thread gets training ready
+(``prepare_training``), so the first Train click does not wait for it.
+
 Nothing here imports torch at module import time.
 """
 
@@ -113,15 +116,28 @@ def load_startup_model() -> tuple[LoadedModel, list[str]]:
     return model, notes
 
 
+def prepare_training() -> tuple[str, ...]:
+    """What the first Train click would otherwise wait for: torch.optim's first
+    optimizer imports torch._dynamo (about a second). Returns the devices this
+    machine can train on (devices.available())."""
+    from digitpad import devices, training
+
+    training.warm_up_optimizers()
+    return devices.available()
+
+
 class ModelLoader(QObject):
-    """Imports torch and loads the start-up model on its own QThread."""
+    """Imports torch and loads the start-up model on its own QThread, then prepares training."""
 
     loaded = Signal(object, object)  # LoadedModel, list[str] notes
     failed = Signal(str)
+    # Training is ready to start at once: the devices it can use, most preferred first.
+    training_prepared = Signal(object)
 
-    def __init__(self, load: Any = None) -> None:
+    def __init__(self, load: Any = None, prepare: Any = None) -> None:
         super().__init__()
         self._load = load or load_startup_model
+        self._prepare = prepare or prepare_training
 
     @Slot()
     def run(self) -> None:
@@ -141,5 +157,12 @@ class ModelLoader(QObject):
             )
         else:
             self.loaded.emit(model, notes)
+        try:
+            with collector.paused_and_frozen():
+                available = self._prepare()
+        except Exception:  # training will meet the same problem and report it
+            log.warning("could not prepare training in the background", exc_info=True)
+        else:
+            self.training_prepared.emit(available)
         finally:
             QThread.currentThread().quit()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from digitpad.config import ConfigError, ModelConfig, TrainConfig, parse_sizes
+from digitpad.config import DEVICES, ConfigError, ModelConfig, TrainConfig, parse_sizes
 from digitpad.gui import settings as keys
 from digitpad.gui.plots import MetricsPlot
 
@@ -64,6 +64,10 @@ class LabelledProgressBar(QProgressBar):
         if self.minimum() == 0 and self.maximum() == 0:
             return self.format()
         return super().text()
+
+
+# How the Training group names each of config.DEVICES.
+DEVICE_NAMES = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"}
 
 
 def _format_duration(seconds: float) -> str:
@@ -158,10 +162,20 @@ class TrainingPanel(QGroupBox):
         self.augment_check.setObjectName("augment_check")
         self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing")
         self.augment_check.setChecked(defaults.augment)
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("device_combo")
+        for choice in DEVICES:
+            self.device_combo.addItem(DEVICE_NAMES[choice], choice)
+        self.device_combo.setCurrentIndex(self.device_combo.findData(defaults.device))
+        self.device_combo.setToolTip("Where to train: Auto takes a CUDA GPU if there is one, then Apple's GPU, "
+                                     "else the CPU")
+        # The devices this machine has, once the model loader has looked (set_available_devices).
+        self._available_devices: tuple[str, ...] | None = None
         right.addRow("Learning rate", self.lr_spin)
         right.addRow("Batch size", self.batch_spin)
         right.addRow("Epochs", self.epochs_spin)
         right.addRow("Augment", self.augment_check)
+        right.addRow("Device", self.device_combo)
         form_row.addLayout(left, 1)
         form_row.addSpacing(8)
         form_row.addLayout(right, 1)
@@ -210,7 +224,8 @@ class TrainingPanel(QGroupBox):
         self.teach_button.setEnabled(not training)
         self.stop_button.setEnabled(training)
         self.fresh_radio.setEnabled(not training)
-        for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin, self.augment_check):
+        for widget in (self.optimizer_combo, self.lr_spin, self.batch_spin, self.epochs_spin, self.augment_check,
+                       self.device_combo):
             widget.setEnabled(not training)
         self._update_arch_controls()
 
@@ -231,6 +246,32 @@ class TrainingPanel(QGroupBox):
         is_mlp = self.arch_combo.currentData() == "mlp"
         self.hidden_edit.setEnabled(idle and not continuing and is_mlp)
         self.dropout_spin.setEnabled(idle and not continuing)
+
+    @Slot(object)
+    def set_available_devices(self, available: tuple[str, ...]) -> None:
+        """The devices this machine can train on (devices.available(), looked up off the GUI thread):
+        Auto names the one it takes, and the others are marked."""
+        self._available_devices = tuple(available)
+        items = self.device_combo.model()  # a QStandardItemModel: its items can be disabled
+        for index in range(self.device_combo.count()):
+            choice = self.device_combo.itemData(index)
+            if choice == "auto":
+                text = f"Auto ({DEVICE_NAMES[available[0]]})"
+            else:
+                text = DEVICE_NAMES[choice] + ("" if choice in available else " (not on this machine)")
+            self.device_combo.setItemText(index, text)
+            items.item(index).setEnabled(choice == "auto" or choice in available)
+
+    def device_summary(self) -> str:
+        """The training device, for the About box: e.g. "Auto: CPU (no GPU found)" or "CUDA GPU"."""
+        choice = self.device_combo.currentData()
+        available = self._available_devices
+        if available is None:
+            return f"{DEVICE_NAMES[choice]} (the devices are looked up once the model has loaded)"
+        if choice == "auto":
+            found = [DEVICE_NAMES[name] for name in available if name != "cpu"]
+            return f"Auto: {DEVICE_NAMES[available[0]]}" + ("" if found else " (no GPU found)")
+        return DEVICE_NAMES[choice] + ("" if choice in available else " (not on this machine: training will fail)")
 
     @Slot(int)
     def _apply_arch_defaults(self, _index: int) -> None:
@@ -261,6 +302,7 @@ class TrainingPanel(QGroupBox):
             batch_size=self.batch_spin.value(),
             epochs=self.epochs_spin.value(),
             augment=self.augment_check.isChecked(),
+            device=self.device_combo.currentData(),
         )
 
     # ============================================================= settings
@@ -282,6 +324,8 @@ class TrainingPanel(QGroupBox):
         self.batch_spin.setValue(keys.read_int(s, p + "batch_size", self.batch_spin.value(), 8, 4096))
         self.epochs_spin.setValue(keys.read_int(s, p + "epochs", self.epochs_spin.value(), 1, 100))
         self.augment_check.setChecked(keys.read_bool(s, p + "augment", self.augment_check.isChecked()))
+        device_index = self.device_combo.findData(keys.read_str(s, p + "device", "auto"))
+        self.device_combo.setCurrentIndex(max(0, device_index))
         if keys.read_bool(s, p + "continue", False):
             self.continue_radio.setChecked(True)
 
@@ -295,6 +339,7 @@ class TrainingPanel(QGroupBox):
         s.setValue(p + "batch_size", self.batch_spin.value())
         s.setValue(p + "epochs", self.epochs_spin.value())
         s.setValue(p + "augment", self.augment_check.isChecked())
+        s.setValue(p + "device", self.device_combo.currentData())
         s.setValue(p + "continue", self.continue_radio.isChecked())
 
     # ============================================================= progress

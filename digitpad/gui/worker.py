@@ -106,6 +106,8 @@ class TrainingWorker(QObject):
             from digitpad.data import DataError
 
             limit_threads_for_background_work()
+            # Done already if the model loader got to it (prepare_training); quick then.
+            training.warm_up_optimizers()
 
         fit = self._fit or training.fit
         load = self._load_data
