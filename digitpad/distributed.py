@@ -90,7 +90,8 @@ class _StoppedByLauncher(DistributedError):
 
 def _on_terminate(signum, frame):
     # torchrun sends SIGTERM to every other process when one fails.
-    raise _StoppedByLauncher("stopped because another training process of this run ended; nothing was saved")
+    raise _StoppedByLauncher(f"{current().describe()} was stopped by torchrun because another process of this run "
+                             "ended; nothing was saved")
 
 
 @contextmanager
