@@ -179,8 +179,12 @@ class TeachConfig:
     holdout_fraction: float = 0.2
     seed: int = 0
     log_every: int = 5
+    # Where to teach (as TrainConfig.device).
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if not 1 <= int(self.epochs) <= 1000:
             raise ConfigError("epochs must be between 1 and 1000")
         if not 0.0 < float(self.lr) <= 1.0:

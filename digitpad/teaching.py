@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from digitpad import devices
 from digitpad.augment import augment_batch
 from digitpad.collection import Drawing
 from digitpad.config import MNIST_MEAN, MNIST_STD, NUM_CLASSES, ModelConfig, TeachConfig
@@ -128,12 +129,15 @@ def teach(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
 
+    device = devices.resolve(config.device)
     taught, held = holdout_split(drawings, config.holdout_fraction, config.seed)
-    held_images, held_labels = drawing_images(held)
+    held_images, held_labels = (tensor.to(device) for tensor in drawing_images(held))
+    test_images, test_labels = data.test_images.to(device), data.test_labels.to(device)
     model = build_model(model_config)
     model.load_state_dict(state_dict)  # copies the weights: nothing is shared with the caller's model
+    model.to(device)
     if before is None or not np.array_equal(before.labels, data.test_labels.numpy()):
-        before = evaluate_fully(model, data.test_images, data.test_labels)
+        before = evaluate_fully(model, test_images, test_labels)
     held_before = evaluate_fully(model, held_images, held_labels).accuracy if held else None
 
     history_now: dict = {"train_step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_accuracy": []}
@@ -141,10 +145,11 @@ def teach(
     pool = drawing_pool(taught, variants, config.seed, should_stop=should_stop)
     steps, stopped = 0, True
     if pool is not None:
+        pool = tuple(tensor.to(device) for tensor in pool)
         steps, stopped = yield from _fine_tune(model, pool, data, config, generator, should_stop, started,
                                                (held_images, held_labels), history_now)
     if steps:
-        after = evaluate_fully(model, data.test_images, data.test_labels)
+        after = evaluate_fully(model, test_images, test_labels)
         held_after = evaluate_fully(model, held_images, held_labels).accuracy if held else None
     else:
         after, held_after = before, held_before
@@ -154,7 +159,7 @@ def teach(
         history=continued_history(history, history_now), test_loss=after.loss, test_accuracy=after.accuracy,
         stopped=stopped, elapsed=time.perf_counter() - started, mnist_before=before.accuracy,
         holdout_before=held_before, holdout_after=held_after, taught_count=len(taught), holdout_count=len(held),
-        steps=steps,
+        steps=steps, device=str(device),
     )
 
 
@@ -196,8 +201,10 @@ def _fine_tune(model: nn.Module, pool: tuple[torch.Tensor, torch.Tensor], data: 
             images, labels = pool_images[batch], pool_labels[batch]
             if config.mnist_per_batch:
                 picked = torch.randint(len(data.train_labels), (config.mnist_per_batch,), generator=generator)
-                mnist = augment_batch(data.train_images[picked], generator, mean=MNIST_MEAN, std=MNIST_STD)
-                images, labels = torch.cat([images, mnist]), torch.cat([labels, data.train_labels[picked]])
+                mnist = augment_batch(data.train_images[picked].to(images.device), generator, mean=MNIST_MEAN,
+                                      std=MNIST_STD)
+                mnist_labels = data.train_labels[picked].to(labels.device)
+                images, labels = torch.cat([images, mnist]), torch.cat([labels, mnist_labels])
             model.train()
             for module in frozen:
                 module.eval()  # batch norm keeps MNIST's statistics

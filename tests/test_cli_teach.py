@@ -280,3 +280,29 @@ def test_teach_stopped_with_ctrl_c_keeps_the_model_in_use(capsys, fake_mnist, ti
         (saved,) = paths.models_dir().iterdir()
         assert f"saved the model to {saved}; it was stopped early, so the model in use stays current" in err
         assert checkpoint.load(saved).metrics["stopped_early"] is True
+
+
+def test_teach_takes_a_device_and_teaches_there(capsys, fake_mnist, tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    status, out, _ = run(capsys, "teach", "--help")
+    assert status == 0 and "--device {auto,cpu,cuda,mps}" in out
+    out_path = tmp_path / "taught.pt"
+    status, _, err = run(capsys, "teach", str(collection), "--from", str(path), "--epochs", "1", "--device", "cpu",
+                         "--data-dir", str(fake_mnist["root"]), "--out", str(out_path))
+    assert status == 0, err
+    assert checkpoint.load(out_path).train_config["device"] == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_teach_on_cuda_without_it_is_one_clear_error(capsys, fake_mnist, tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    status, out, err = run(capsys, "teach", str(collection), "--from", str(path), "--device", "cuda",
+                           "--data-dir", str(fake_mnist["root"]), "--out", str(tmp_path / "taught.pt"))
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    assert err.startswith("digitpad teach: the device 'cuda' is not available")
+    assert not (tmp_path / "taught.pt").exists()

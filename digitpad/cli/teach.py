@@ -23,7 +23,7 @@ from digitpad.config import ConfigError, TeachConfig
 
 def teach_config(args: argparse.Namespace) -> TeachConfig:
     try:
-        return TeachConfig(epochs=args.epochs, holdout_fraction=args.holdout, seed=args.seed)
+        return TeachConfig(epochs=args.epochs, holdout_fraction=args.holdout, seed=args.seed, device=args.device)
     except ConfigError as error:
         raise UsageError(f"digitpad teach: {error}") from None
 
@@ -49,6 +49,9 @@ def collected_drawings(directory: Path | None) -> tuple[list, Path]:
 def run(args: argparse.Namespace) -> int:
     config = teach_config(args)
     drawings, folder = collected_drawings(args.directory)
+    from digitpad.devices import resolve
+
+    resolve(config.device)  # a device this machine lacks fails here, before any work
 
     from digitpad.teaching import check_enough
 

@@ -40,7 +40,8 @@ def versions() -> str:
     return ", ".join(found)
 
 
-def show_about(parent: QWidget, model: LoadedModel | None, mnist_folder: Path, settings_file: Path) -> QMessageBox:
+def show_about(parent: QWidget, model: LoadedModel | None, mnist_folder: Path, settings_file: Path,
+               training_device: str) -> QMessageBox:
     """Open the About box (non-blocking) and return it."""
     from digitpad import paths
 
@@ -55,6 +56,7 @@ def show_about(parent: QWidget, model: LoadedModel | None, mnist_folder: Path, s
         ("Your models", _place(paths.models_dir())),
         ("MNIST", _place(mnist_folder)),
         ("Settings", _place(settings_file)),
+        ("Training device", html.escape(training_device)),
     ]
     table = "".join(f"<tr><td><b>{name}</b>&nbsp;&nbsp;</td><td>{value}</td></tr>" for name, value in rows)
     box = QMessageBox(QMessageBox.Icon.NoIcon, "About digitpad", "", QMessageBox.StandardButton.Ok, parent)

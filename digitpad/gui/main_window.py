@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.models.changed.connect(self._on_model_changed)
         self.models.failed.connect(self._on_model_failed)
         self.models.status.connect(self.statusBar().showMessage)
+        self.models.devices_found.connect(self.training_panel.set_available_devices)
 
         self.training = TrainingController(self.training_panel, self.models, self.corrections, self._settings, self)
         self.training.status.connect(self.statusBar().showMessage)
@@ -324,7 +325,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_about(self) -> QMessageBox:
         return about.show_about(self, self.model(), data_folder.current_folder(self._settings).path,
-                                Path(self._settings.fileName()))
+                                Path(self._settings.fileName()), self.training_panel.device_summary())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closing:

@@ -33,6 +33,8 @@ class ModelInUse(QObject):
     failed = Signal(str)
     # A line for the status bar.
     status = Signal(str)
+    # The devices this machine can train on (``devices.available()``), looked up by the loader.
+    devices_found = Signal(object)
 
     def __init__(self, settings: QSettings, window: QWidget) -> None:
         super().__init__(window)
@@ -59,6 +61,7 @@ class ModelInUse(QObject):
         loader = ModelLoader()
         loader.loaded.connect(self._on_loaded)
         loader.failed.connect(self._on_failed)
+        loader.training_prepared.connect(self.devices_found)
         self._loader = WorkerThread(loader, "digitpad-model-loader", self)
         self._loader.ended.connect(self._on_loader_ended)
         self._loader.start()

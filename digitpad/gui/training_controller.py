@@ -157,7 +157,8 @@ class TrainingController(QObject):
             return teaching.teach(model_config, initial_state, initial_history, drawings, data, config, should_stop,
                                   before=before)
 
-        worker = TrainingWorker(TeachConfig(), folder, download=download, initial_state=model.copy_of_weights(),
+        config = TeachConfig().with_changes(device=self._panel.build_train_config().device)
+        worker = TrainingWorker(config, folder, download=download, initial_state=model.copy_of_weights(),
                                 initial_history=getattr(model.checkpoint, "history", None), fit=teach)
         starting = f"Teaching {model.name} your handwriting: {len(drawings)} drawings, mixed with MNIST…"
         self._start(worker, teaching=True, download=download, status=f"{note} {starting}" if note else starting)

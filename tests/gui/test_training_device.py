@@ -158,3 +158,18 @@ def _tiny_data():
     images, labels = torch.zeros(60, 1, 28, 28), torch.arange(60) % 10
     return MnistTensors(images, labels, images[:10], labels[:10])
 
+
+
+def test_the_window_names_the_device_it_trains_on_once_the_model_has_loaded(window, qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    from digitpad import devices
+
+    panel = window.training_panel
+    qtbot.waitUntil(lambda: "looked up" not in panel.device_summary(), timeout=30_000)
+    taken = devices.describe(devices.resolve("auto"))
+    assert taken in panel.device_combo.itemText(panel.device_combo.findData("auto"))  # Auto names its device
+    window.about_action.trigger()
+    (box,) = window.findChildren(QMessageBox, "about_dialog")
+    assert "Training device" in box.text() and panel.device_summary() in box.text()
+    box.close()
