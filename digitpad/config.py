@@ -141,7 +141,7 @@ class TrainConfig:
         The MLP has no notion of space, so warping its inputs only slows its
         learning: it trains without augmentation, on larger batches (fewer
         steps, same accuracy), and as each of its epochs is cheap it takes more
-        of them (98.3 % after 10).
+        of them.
         """
         model_changes = {k: changes.pop(k) for k in ("hidden", "channels", "dropout") if k in changes}
         model = ModelConfig(arch=arch, **model_changes)

@@ -17,8 +17,8 @@ from digitpad.strokes import Stroke
 from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
 
 # Below this top probability the app says "unsure" rather than give a confident
-# wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py):
-# answers at or above it were right at least 99.5 % of the time (99.59 %).
+# wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py) as
+# the level above which answers were right at least 99.5 % of the time.
 UNSURE_BELOW = 0.95
 
 
@@ -47,11 +47,9 @@ class Classifier:
     def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None,
                  device: torch.device | str = "cpu"):
         if isinstance(model, DigitCNN):
-            # Batch norm folded into the convolutions: two operations fewer per
-            # drawing (1.26 -> 1.09 ms right after a pause). With channels-last
-            # below, one drawing takes 0.42 ms warm instead of the plain model's
-            # 0.60. Every answer on the 10,000 drawn strokes stays the same
-            # (probabilities within 2e-6).
+            # Batch norm folded into the convolutions, and channels-last below:
+            # two operations fewer and a faster layout per drawing, with the
+            # same answers (tests/bench/RESULTS.md, "Figures behind the code's choices").
             model = model.with_batch_norm_folded()
         self.device = torch.device(device)
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)

@@ -179,7 +179,7 @@ def _ink_of_window(pixels: np.ndarray, light_ink: bool, extremes: tuple[int, int
         # pixel on its own: convert the 256 values once, then let PIL map the
         # pixels through that table in one C pass ("L" to "F"). The same float32
         # arithmetic on the same values, so the same result, with one pass over the
-        # window instead of nine (a large window's 0.8 ms becomes about 0.15).
+        # window instead of nine.
         levels = (float(_GRAY_OF_BYTE[extremes[0]]), float(_GRAY_OF_BYTE[extremes[1]]))
         ink_of_value = ink_map(_GRAY_OF_BYTE, light_ink, levels)
         return Image.fromarray(pixels).point(ink_of_value.tolist(), "F")
@@ -213,7 +213,7 @@ def fit_and_centre(ink: Image.Image) -> np.ndarray | None:
 def normalize(mnist_image: np.ndarray) -> torch.Tensor:
     """A 28x28 [0, 1] image as the model's (1, 1, 28, 28) normalized input; a stack (N, 28, 28) as (N, 1, 28, 28)."""
     # In NumPy rather than torch: the same float32 arithmetic, bit for bit, without
-    # torch's per-operation overhead (a third of the time on one small image).
+    # torch's per-operation overhead, which dominates on one small image.
     pixels = np.asarray(mnist_image, dtype=np.float32)
     normalized = (pixels - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
     return torch.from_numpy(np.ascontiguousarray(normalized).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE))

@@ -36,7 +36,7 @@ from digitpad.non_digits import non_digit_batch
 WARMUP_FRACTION = 0.2
 # How much the non-digit drawings' penalty weighs against the digits' loss:
 # enough to make a grid or a spiral "unsure", little enough to leave drawn
-# digits' accuracy as it was (tests/bench/RESULTS.md, issue 6).
+# digits' accuracy as it was (tests/bench/RESULTS.md, "Non-digits come out unsure").
 NON_DIGIT_WEIGHT = 0.02
 
 

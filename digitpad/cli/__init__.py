@@ -28,9 +28,9 @@ def run() -> NoReturn:
     """The ``digitpad`` command and ``python -m digitpad``: ``main()``, then exit."""
     headless = sys.argv[1:2] and sys.argv[1] in HEADLESS_COMMANDS
     status = main()
-    # At exit Python runs full garbage collections over every object torch made
-    # (about 200,000): 0.2 s of a one-epoch run. Frozen objects are skipped, as
-    # in the app after its big loads; nothing is left unsaved by then.
+    # At exit Python runs full garbage collections over every object torch made:
+    # a noticeable part of a short run. Frozen objects are skipped, as in the app
+    # after its big loads; nothing is left unsaved by then.
     gc.freeze()
     if headless:
         _exit_once_flushed(status)
@@ -41,8 +41,7 @@ def _exit_once_flushed(status: int) -> NoReturn:
     """End a headless command as soon as everything it wrote is out.
 
     After the exit handlers, Python's normal exit frees every module and torch's
-    C++ state object by object: 0.14 s of a one-epoch ``train``, for memory the
-    OS takes back anyway. The command has closed its files by now (checkpoints
+    C++ state object by object, for memory the OS takes back anyway. The command has closed its files by now (checkpoints
     are written and renamed atomically), so this runs the exit handlers (logging
     flushes, temporary folders are removed), flushes the standard streams and
     ends the process. With a thread still running, or a stream that cannot be

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from digitpad import __version__, paths
-from digitpad.gui import collector, display_check, settings, startup_trace
+from digitpad.gui import collector, display_check, saved_settings, startup_trace
 
 ICON_NAME = "icon.svg"
 
@@ -25,8 +25,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
         with _window_system_failure_exits_cleanly():
             app = QApplication(_qt_argv(argv))
-    app.setOrganizationName(settings.ORGANIZATION)
-    app.setApplicationName(settings.APPLICATION)
+    app.setOrganizationName(saved_settings.ORGANIZATION)
+    app.setApplicationName(saved_settings.APPLICATION)
     app.setApplicationDisplayName("digitpad")
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")

@@ -39,7 +39,7 @@ MAX_PEN_WIDTH = 0.20
 # 60 Hz, so the bars move as smoothly as the ink. Predicting this often also
 # keeps the classifier's code and weights in the CPU's caches, so the
 # prediction at the stroke's release runs warm; it costs a little CPU while the
-# pen is down, and nothing otherwise (tests/bench/RESULTS.md, gui_latency).
+# pen is down, and nothing otherwise (tests/bench/RESULTS.md, "Figures behind the code's choices").
 LIVE_PREDICTION_INTERVAL_MS = 16
 
 # Moves shorter than this (device-independent px) add nothing visible.

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 from digitpad.gui.messages import show_error
 
 DOWNLOAD = "download"
@@ -73,7 +73,7 @@ def current_folder(settings: QSettings):
     """The MNIST folder the next run would use (a ``paths.MnistFolder``)."""
     from digitpad import paths
 
-    return paths.mnist_folder(keys.read_str(settings, keys.DATA_DIR, ""))
+    return paths.mnist_folder(saved_settings.read_str(settings, saved_settings.DATA_DIR, ""))
 
 
 def find_mnist(parent: QWidget, settings: QSettings, ready: Ready, declined: Callable[[str], None]) -> str:
@@ -92,7 +92,7 @@ def find_mnist(parent: QWidget, settings: QSettings, ready: Ready, declined: Cal
 
     def answered(answer: str) -> None:
         if answer == DOWNLOAD:
-            settings.setValue(keys.DATA_DIR, str(folder.path))
+            settings.setValue(saved_settings.DATA_DIR, str(folder.path))
             ready(folder.path, True, "")
         elif answer == CHOOSE:
             chosen = choose_folder(parent, folder.path)
@@ -105,7 +105,7 @@ def find_mnist(parent: QWidget, settings: QSettings, ready: Ready, declined: Cal
                     "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz), directly or in MNIST/raw.",
                 )
             else:
-                settings.setValue(keys.DATA_DIR, str(chosen))
+                settings.setValue(saved_settings.DATA_DIR, str(chosen))
                 ready(chosen, False, "")
         else:
             declined("")

@@ -22,7 +22,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from digitpad.gui import about, data_folder
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 from digitpad.gui.canvas import DEFAULT_PEN_WIDTH, MAX_PEN_WIDTH, MIN_PEN_WIDTH
 from digitpad.gui.corrections import CorrectionBar, Corrections
 from digitpad.gui.draw_panel import DrawPanel
@@ -60,7 +60,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("main_window")
         self.setWindowTitle("digitpad")
-        self._settings = keys.app_settings()
+        self._settings = saved_settings.app_settings()
         self._closing = False
         self._auto_load = load_model
         self._load_started = False
@@ -204,17 +204,17 @@ class MainWindow(QMainWindow):
     # ============================================================== settings
 
     def _restore_settings(self) -> None:
-        geometry = self._settings.value(keys.GEOMETRY)
+        geometry = self._settings.value(saved_settings.GEOMETRY)
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         self.draw_panel.set_pen_width(
-            keys.read_float(self._settings, keys.PEN_WIDTH, DEFAULT_PEN_WIDTH, MIN_PEN_WIDTH, MAX_PEN_WIDTH)
+            saved_settings.read_float(self._settings, saved_settings.PEN_WIDTH, DEFAULT_PEN_WIDTH, MIN_PEN_WIDTH, MAX_PEN_WIDTH)
         )
         self.training_panel.restore_settings(self._settings)
 
     def _save_settings(self) -> None:
-        self._settings.setValue(keys.GEOMETRY, self.saveGeometry())
-        self._settings.setValue(keys.PEN_WIDTH, self.canvas.pen_width())
+        self._settings.setValue(saved_settings.GEOMETRY, self.saveGeometry())
+        self._settings.setValue(saved_settings.PEN_WIDTH, self.canvas.pen_width())
         self.training_panel.save_settings(self._settings)
         self._settings.sync()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 from digitpad.gui.messages import show_error
 from digitpad.gui.model_loader import LoadedModel, ModelLoader, load_model_file, pin_torch_threads
 from digitpad.gui.threads import WorkerThread
@@ -119,7 +119,7 @@ class ModelInUse(QObject):
             log.exception("opening %s failed", path)
             show_error(self._window, "Could not open the model", f"{path} could not be opened: {error}")
             return False
-        self._settings.setValue(keys.LAST_MODEL_FOLDER, str(Path(path).parent))
+        self._settings.setValue(saved_settings.LAST_MODEL_FOLDER, str(Path(path).parent))
         self.use(model, history=True)
         self.status.emit(f"Opened {path}.{self.remember(path)}")
         return True
@@ -136,7 +136,7 @@ class ModelInUse(QObject):
         except checkpoint.CheckpointError as error:
             show_error(self._window, "Could not save the model", str(error))
             return False
-        self._settings.setValue(keys.LAST_MODEL_FOLDER, str(path.parent))
+        self._settings.setValue(saved_settings.LAST_MODEL_FOLDER, str(path.parent))
         self.status.emit(f"Saved the model to {path}.")
         return True
 
@@ -160,7 +160,7 @@ class ModelInUse(QObject):
     def _folder(self) -> str:
         from digitpad import paths
 
-        remembered = keys.read_str(self._settings, keys.LAST_MODEL_FOLDER, "")
+        remembered = saved_settings.read_str(self._settings, saved_settings.LAST_MODEL_FOLDER, "")
         if remembered and Path(remembered).is_dir():
             return remembered
         return str(paths.models_dir())

@@ -12,11 +12,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from digitpad.gui import collector
+
+if TYPE_CHECKING:  # torch is imported only once the window is up
+    from digitpad.checkpoint import Checkpoint
+    from digitpad.config import ModelConfig
+    from digitpad.inference import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +31,8 @@ log = logging.getLogger(__name__)
 class LoadedModel:
     """The model in use. ``checkpoint`` is kept so Save can write it back with its history."""
 
-    classifier: Any
-    checkpoint: Any
+    classifier: Classifier
+    checkpoint: Checkpoint
     path: Path | None
 
     @property
@@ -38,7 +44,7 @@ class LoadedModel:
         return str(getattr(self.checkpoint, "name", "") or (self.path.stem if self.path else "model"))
 
     @property
-    def model_config(self) -> Any:
+    def model_config(self) -> ModelConfig:
         return self.checkpoint.model_config
 
     @property
@@ -70,8 +76,8 @@ def pin_torch_threads(count: int) -> None:
     parallel op; asking for the count first settles that. So the GUI thread's
     inference keeps 1 thread while the trainer sets its own, and vice versa.
     One 28x28 image gains nothing from a second thread, and on a busy machine
-    that thread waits for a core: a forward pass then takes about 90 ms
-    instead of 0.6 ms (measured on 2 cores while another process trained).
+    that thread waits for a core, which makes a forward pass many times slower
+    (tests/bench/RESULTS.md, "Figures behind the code's choices").
     """
     import torch
 
@@ -79,14 +85,14 @@ def pin_torch_threads(count: int) -> None:
         torch.set_num_threads(count)
 
 
-def warm_up(classifier: Any) -> None:
+def warm_up(classifier: Classifier) -> None:
     """One prediction, the canvas's way, so the first real one is not slowed by lazy imports and initialisation."""
     from digitpad.strokes import Stroke
 
     classifier.predict_strokes([Stroke(0.08, [(0.0, -0.3), (0.0, 0.3)])])
 
 
-def model_from_checkpoint(checkpoint: Any, path: Path | None) -> LoadedModel:
+def model_from_checkpoint(checkpoint: Checkpoint, path: Path | None) -> LoadedModel:
     from digitpad.inference import Classifier
 
     # The classifier has its own copy of the weights (in channels-last order);
@@ -134,7 +140,8 @@ class ModelLoader(QObject):
     # Training is ready to start at once: the devices it can use, most preferred first.
     training_prepared = Signal(object)
 
-    def __init__(self, load: Any = None, prepare: Any = None) -> None:
+    def __init__(self, load: Callable[[], tuple[LoadedModel, list[str]]] | None = None,
+                 prepare: Callable[[], tuple[str, ...]] | None = None) -> None:
         super().__init__()
         self._load = load or load_startup_model
         self._prepare = prepare or prepare_training
@@ -142,7 +149,7 @@ class ModelLoader(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            # torch's import makes about 200,000 objects; see collector.py.
+            # torch's import makes a great many objects; see collector.py.
             with collector.paused_and_frozen():
                 model, notes = self._load()
         except Exception as error:

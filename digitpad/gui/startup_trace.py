@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 OPTION = "--trace-startup"
+
+if TYPE_CHECKING:
+    from digitpad.gui.main_window import MainWindow
 
 _marks: dict[str, float] = {}
 _path: str | None = None
@@ -45,7 +48,7 @@ def mark(name: str) -> None:
         _marks[name] = time.monotonic()
 
 
-def install(window: Any) -> None:
+def install(window: MainWindow) -> None:
     """Watch ``window``: its first paint, its model, one prediction; then write the trace and close it."""
     import numpy as np
     from PySide6.QtCore import QEvent, QObject, QTimer
@@ -68,7 +71,7 @@ def install(window: Any) -> None:
             json.dump({"marks": _marks, **facts}, stream, indent=2)
         window.close()
 
-    def on_model_ready(*_args: Any) -> None:
+    def on_model_ready(*_args: object) -> None:
         mark("model_ready")
         # The first prediction on the GUI thread, on a drawing the size of the canvas.
         side = max(28, window.canvas.width())

@@ -6,7 +6,7 @@ what happens (``set_training``, ``show_batch_progress``...).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -29,8 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from digitpad.config import DEVICES, ConfigError, ModelConfig, TrainConfig, parse_sizes
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
+from digitpad.gui.saved_settings import read_bool, read_float, read_int, read_str
 from digitpad.gui.plots import MetricsPlot
+
+if TYPE_CHECKING:
+    from digitpad.training import BatchProgress
 
 # Learning rates offered by the arrow keys: 1-2-5 steps, any value can be typed.
 _LR_STEPS = [m * 10.0**e for e in range(-5, 1) for m in (1, 2, 5) if m * 10.0**e <= 1.0]
@@ -308,39 +312,47 @@ class TrainingPanel(QGroupBox):
     # ============================================================= settings
 
     def restore_settings(self, settings: QSettings) -> None:
-        s, p = settings, keys.TRAIN_PREFIX
-        arch_index = self.arch_combo.findData(keys.read_str(s, p + "arch", "cnn"))
-        self.arch_combo.setCurrentIndex(max(0, arch_index))
-        hidden = keys.read_str(s, p + "hidden", self.hidden_edit.text())
+        settings.beginGroup(saved_settings.TRAINING_GROUP)
+        try:
+            self._read_settings(settings)
+        finally:
+            settings.endGroup()
+
+    def _read_settings(self, group: QSettings) -> None:
+        self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(read_str(group, "arch", "cnn"))))
+        hidden = read_str(group, "hidden", self.hidden_edit.text())
         try:
             ModelConfig(arch="mlp", hidden=parse_sizes(hidden))
             self.hidden_edit.setText(hidden)
         except (ConfigError, ValueError):
             pass
-        self.dropout_spin.setValue(keys.read_float(s, p + "dropout", self.dropout_spin.value(), 0.0, 0.9))
-        optimizer_index = self.optimizer_combo.findData(keys.read_str(s, p + "optimizer", "adam"))
+        self.dropout_spin.setValue(read_float(group, "dropout", self.dropout_spin.value(), 0.0, 0.9))
+        optimizer_index = self.optimizer_combo.findData(read_str(group, "optimizer", "adam"))
         self.optimizer_combo.setCurrentIndex(max(0, optimizer_index))
-        self.lr_spin.setValue(keys.read_float(s, p + "lr", self.lr_spin.value(), 1e-5, 1.0))
-        self.batch_spin.setValue(keys.read_int(s, p + "batch_size", self.batch_spin.value(), 8, 4096))
-        self.epochs_spin.setValue(keys.read_int(s, p + "epochs", self.epochs_spin.value(), 1, 100))
-        self.augment_check.setChecked(keys.read_bool(s, p + "augment", self.augment_check.isChecked()))
-        device_index = self.device_combo.findData(keys.read_str(s, p + "device", "auto"))
+        self.lr_spin.setValue(read_float(group, "lr", self.lr_spin.value(), 1e-5, 1.0))
+        self.batch_spin.setValue(read_int(group, "batch_size", self.batch_spin.value(), 8, 4096))
+        self.epochs_spin.setValue(read_int(group, "epochs", self.epochs_spin.value(), 1, 100))
+        self.augment_check.setChecked(read_bool(group, "augment", self.augment_check.isChecked()))
+        device_index = self.device_combo.findData(read_str(group, "device", "auto"))
         self.device_combo.setCurrentIndex(max(0, device_index))
-        if keys.read_bool(s, p + "continue", False):
+        if read_bool(group, "continue", False):
             self.continue_radio.setChecked(True)
 
     def save_settings(self, settings: QSettings) -> None:
-        s, p = settings, keys.TRAIN_PREFIX
-        s.setValue(p + "arch", self.arch_combo.currentData())
-        s.setValue(p + "hidden", self.hidden_edit.text())
-        s.setValue(p + "dropout", self.dropout_spin.value())
-        s.setValue(p + "optimizer", self.optimizer_combo.currentData())
-        s.setValue(p + "lr", self.lr_spin.value())
-        s.setValue(p + "batch_size", self.batch_spin.value())
-        s.setValue(p + "epochs", self.epochs_spin.value())
-        s.setValue(p + "augment", self.augment_check.isChecked())
-        s.setValue(p + "device", self.device_combo.currentData())
-        s.setValue(p + "continue", self.continue_radio.isChecked())
+        settings.beginGroup(saved_settings.TRAINING_GROUP)
+        try:
+            settings.setValue("arch", self.arch_combo.currentData())
+            settings.setValue("hidden", self.hidden_edit.text())
+            settings.setValue("dropout", self.dropout_spin.value())
+            settings.setValue("optimizer", self.optimizer_combo.currentData())
+            settings.setValue("lr", self.lr_spin.value())
+            settings.setValue("batch_size", self.batch_spin.value())
+            settings.setValue("epochs", self.epochs_spin.value())
+            settings.setValue("augment", self.augment_check.isChecked())
+            settings.setValue("device", self.device_combo.currentData())
+            settings.setValue("continue", self.continue_radio.isChecked())
+        finally:
+            settings.endGroup()
 
     # ============================================================= progress
 
@@ -366,7 +378,7 @@ class TrainingPanel(QGroupBox):
         else:
             self.show_busy(f"Downloading MNIST: {done / 1e6:.1f} MB")
 
-    def show_batch_progress(self, progress: Any, points: list, stopping: bool) -> None:
+    def show_batch_progress(self, progress: BatchProgress, points: list, stopping: bool) -> None:
         """The curves take the new points; the bar shows the epoch, the batch and the time left.
 
         While ``stopping`` the bar keeps saying so: a late batch must not say otherwise.

@@ -15,12 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from digitpad.gui import collector
 from digitpad.gui.model_loader import pin_torch_threads
+
+if TYPE_CHECKING:
+    from digitpad.config import TeachConfig, TrainConfig
+    from digitpad.training import BatchProgress
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class TrainingWorker(QObject):
 
     def __init__(
         self,
-        config: Any,
+        config: TrainConfig | TeachConfig,
         data_root: Path | None,
         *,
         download: bool = False,
@@ -74,7 +78,7 @@ class TrainingWorker(QObject):
         self._interval = emit_interval
         self._stop = threading.Event()
         self._last_emit = float("-inf")
-        self._pending_progress: Any = None
+        self._pending_progress: BatchProgress | None = None
         self._pending_points: list[tuple[int, float]] = []
         self._last_data_emit = float("-inf")
 
@@ -127,7 +131,7 @@ class TrainingWorker(QObject):
             return
         self.data_loaded.emit(len(data.train_labels), len(data.test_labels))
 
-        config = _fit_to_data(self.config, len(data.train_labels))
+        config = self.config
         result = None
         continuing = dict(initial_state=self._initial_state, initial_history=self._initial_history)
         for event in fit(config, data, should_stop=self._stop.is_set, **continuing):
@@ -180,12 +184,3 @@ def _lower_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + niceness))
     except OSError:  # not allowed here: train at the usual priority
         log.debug("could not lower the training thread's priority", exc_info=True)
-
-
-def _fit_to_data(config: Any, train_count: int) -> Any:
-    # A small dataset (a test's, or a partial folder) cannot spare the default
-    # validation set; keep a sixth of it for validation instead.
-    size = getattr(config, "validation_size", 0)
-    if size and size * 2 > train_count:
-        return config.with_changes(validation_size=max(1, train_count // 6))
-    return config

@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QSettings, Qt, QUrl
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QWidget
 
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 from stroke_replay import send_mouse_event
@@ -226,7 +226,7 @@ def test_save_and_open_round_trip(window, qtbot, monkeypatch, tmp_path):
     assert paths.current_model_path() == target
     # Both remembered: the folder for the next dialog, the model for the next launch.
     assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(
-        keys.LAST_MODEL_FOLDER
+        saved_settings.LAST_MODEL_FOLDER
     ) == str(target.parent)
 
 
@@ -341,12 +341,12 @@ def test_broken_settings_values_fall_back_to_defaults(qtbot):
     from digitpad.config import TrainConfig
     from digitpad.gui.main_window import MainWindow
 
-    store = keys.app_settings()
-    store.setValue(keys.TRAIN_PREFIX + "epochs", "many")
-    store.setValue(keys.TRAIN_PREFIX + "lr", "-3")
-    store.setValue(keys.TRAIN_PREFIX + "arch", "transformer")
-    store.setValue(keys.PEN_WIDTH, "wide")
-    store.setValue(keys.GEOMETRY, "not a geometry")
+    store = saved_settings.app_settings()
+    store.setValue(saved_settings.TRAINING_GROUP + "/epochs", "many")
+    store.setValue(saved_settings.TRAINING_GROUP + "/lr", "-3")
+    store.setValue(saved_settings.TRAINING_GROUP + "/arch", "transformer")
+    store.setValue(saved_settings.PEN_WIDTH, "wide")
+    store.setValue(saved_settings.GEOMETRY, "not a geometry")
     store.sync()
     window = MainWindow(load_model=False)
     try:

@@ -121,7 +121,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressB
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from fake_mirror import use_unreachable_mirrors
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in, set_idx_magic, truncate_file
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 
 from .conftest import (
     MODEL_TIMEOUT_MS,
@@ -822,14 +822,14 @@ def test_broken_settings_values_leave_the_app_working(qtbot, monkeypatch, tmp_pa
     from digitpad import paths
 
     paths.set_current_model(test_model_path)
-    store = keys.app_settings()
-    store.setValue(keys.DATA_DIR, str(tmp_path / "unplugged-drive" / "mnist"))
-    store.setValue(keys.LAST_MODEL_FOLDER, str(tmp_path / "gone"))
-    store.setValue(keys.GEOMETRY, "garbage")
-    store.setValue(keys.PEN_WIDTH, "nan")
-    store.setValue(keys.TRAIN_PREFIX + "batch_size", ["a", "list"])
-    store.setValue(keys.TRAIN_PREFIX + "continue", "perhaps")
-    store.setValue(keys.TRAIN_PREFIX + "hidden", 512)
+    store = saved_settings.app_settings()
+    store.setValue(saved_settings.DATA_DIR, str(tmp_path / "unplugged-drive" / "mnist"))
+    store.setValue(saved_settings.LAST_MODEL_FOLDER, str(tmp_path / "gone"))
+    store.setValue(saved_settings.GEOMETRY, "garbage")
+    store.setValue(saved_settings.PEN_WIDTH, "nan")
+    store.setValue(saved_settings.TRAINING_GROUP + "/batch_size", ["a", "list"])
+    store.setValue(saved_settings.TRAINING_GROUP + "/continue", "perhaps")
+    store.setValue(saved_settings.TRAINING_GROUP + "/hidden", 512)
     store.sync()
 
     window = new_window(qtbot)
@@ -851,8 +851,8 @@ def test_broken_settings_values_leave_the_app_working(qtbot, monkeypatch, tmp_pa
 
 
 def _remember_data_dir(folder: Path) -> None:
-    store = keys.app_settings()
-    store.setValue(keys.DATA_DIR, str(folder))
+    store = saved_settings.app_settings()
+    store.setValue(saved_settings.DATA_DIR, str(folder))
     store.sync()
 
 
@@ -885,7 +885,7 @@ def test_a_vanished_mnist_folder_is_not_offered_for_the_download(qtbot, monkeypa
         assert "No network in this test." in one_error(window)
         assert download_targets == [default]
         assert not gone.parent.exists()
-        assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(default)
+        assert saved_settings.read_str(saved_settings.app_settings(), saved_settings.DATA_DIR) == str(default)
         assert_still_classifies(window, qtbot)
     finally:
         close_window(window)

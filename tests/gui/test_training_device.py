@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Slot
 
 from digitpad.config import TrainConfig
 from digitpad.gui import collector
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 from digitpad.gui.model_loader import ModelLoader, prepare_training
 from digitpad.gui.training_panel import TrainingPanel
 from digitpad.gui.worker import TrainingWorker
@@ -33,19 +33,19 @@ def test_the_device_choice_goes_into_the_train_config_and_is_remembered(panel, q
     assert panel.build_train_config().device == "auto"
     choose(panel, "cpu")
     assert panel.build_train_config().device == "cpu"
-    settings = keys.app_settings()
+    settings = saved_settings.app_settings()
     panel.save_settings(settings)
     settings.sync()
 
     again = TrainingPanel()
     qtbot.addWidget(again)
-    again.restore_settings(keys.app_settings())
+    again.restore_settings(saved_settings.app_settings())
     assert again.device_combo.currentData() == "cpu"
 
 
 def test_a_foreign_saved_device_falls_back_to_auto(panel):
-    settings = keys.app_settings()
-    settings.setValue(keys.TRAIN_PREFIX + "device", "tpu")
+    settings = saved_settings.app_settings()
+    settings.setValue(saved_settings.TRAINING_GROUP + "/device", "tpu")
     panel.restore_settings(settings)
     assert panel.device_combo.currentData() == "auto"
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QObject, QSettings, Qt, Slot
 from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
-from digitpad.gui import settings as keys
+from digitpad.gui import saved_settings
 
 from .conftest import TRAIN_TIMEOUT_MS, close_window, draw_stroke, error_boxes, mnist_question, seven
 
@@ -240,7 +240,7 @@ def test_choosing_a_folder_remembers_it_and_trains(window, qtbot, monkeypatch, t
     dialog = mnist_question(window, qtbot)
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         dialog.findChild(QPushButton, "choose_folder_button").click()
-    assert keys.read_str(keys.app_settings(), keys.DATA_DIR) == str(tiny_mnist)
+    assert saved_settings.read_str(saved_settings.app_settings(), saved_settings.DATA_DIR) == str(tiny_mnist)
     assert window.findChild(QProgressBar, "train_progress").text().startswith("Done")
     # Next time it does not ask.
     click_train(window, qtbot)
@@ -260,7 +260,7 @@ def test_choosing_a_folder_without_mnist_says_so(window, qtbot, monkeypatch, tmp
     qtbot.waitUntil(lambda: bool(error_boxes(window)))
     assert str(empty) in error_boxes(window)[0].text()
     assert not window.is_training()
-    assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(keys.DATA_DIR) is None
+    assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(saved_settings.DATA_DIR) is None
 
 
 def test_download_without_network_fails_clearly(window, qtbot, monkeypatch):

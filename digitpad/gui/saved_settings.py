@@ -15,7 +15,7 @@ DATA_DIR = "data/dir"
 LAST_MODEL_FOLDER = "models/last_folder"
 GEOMETRY = "window/geometry"
 PEN_WIDTH = "canvas/pen_width"
-TRAIN_PREFIX = "training/"
+TRAINING_GROUP = "training"  # the Training group's own settings (QSettings.beginGroup)
 
 
 def app_settings() -> QSettings:
