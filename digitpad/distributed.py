@@ -115,8 +115,12 @@ def process_group(ranks: Ranks, device: torch.device, timeout: timedelta = TIMEO
     previous = signal.signal(signal.SIGTERM, _on_terminate)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    except BaseException:
+        # The run has failed here and the reason is still to be said: torchrun's SIGTERM,
+        # which it sends to the others once one process has ended, must not cut that short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise
+    signal.signal(signal.SIGTERM, previous)
     # Rank 0 has saved by now: a process that ends at this point changes nothing.
     try:
         barrier()
