@@ -31,7 +31,14 @@ from digitpad.data import MnistTensors
 from digitpad.evaluation import Evaluation, data_key, evaluate_fully
 from digitpad.models import build_model
 from digitpad.replay import drawing_images, drawing_pool
-from digitpad.training import BatchProgress, TrainingResult, ValidationResult, continued_history, snapshot
+from digitpad.training import (
+    BatchProgress,
+    RunningLoss,
+    TrainingResult,
+    ValidationResult,
+    continued_history,
+    snapshot,
+)
 
 # Fewer drawings than this teach too little to be worth a new model.
 MIN_DRAWINGS = 10
@@ -191,7 +198,7 @@ def _fine_tune(model: nn.Module, pool: tuple[torch.Tensor, torch.Tensor], data: 
     optimizer = Adam([parameter for parameter in model.parameters() if parameter.requires_grad], lr=config.lr)
     schedule = OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2)
     loss_function = nn.NLLLoss()
-    recent: list[float] = []
+    running_loss = RunningLoss(history)
     global_step = 0
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(pool_labels), generator=generator)
@@ -214,14 +221,10 @@ def _fine_tune(model: nn.Module, pool: tuple[torch.Tensor, torch.Tensor], data: 
             optimizer.step()
             schedule.step()
             global_step += 1
-            recent.append(loss.item())
+            running_loss.add(loss.item())
             if step % config.log_every == 0 or step == steps_per_epoch:
-                running = sum(recent) / len(recent)
-                recent.clear()
-                history["train_step"].append(global_step)
-                history["train_loss"].append(running)
-                yield BatchProgress(epoch, config.epochs, step, steps_per_epoch, global_step, total_steps, running,
-                                    time.perf_counter() - started)
+                yield BatchProgress(epoch, config.epochs, step, steps_per_epoch, global_step, total_steps,
+                                    running_loss.report(global_step), time.perf_counter() - started)
         if len(held[1]):
             measured = evaluate_fully(model, *held)
             history["val_step"].append(global_step)

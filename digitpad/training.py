@@ -168,6 +168,25 @@ def continued_history(earlier: dict | None, later: dict) -> dict:
     return merged
 
 
+class RunningLoss:
+    """The study note's running loss: the mean of the losses since the last report,
+    each report recorded in ``history`` ("train_step", "train_loss")."""
+
+    def __init__(self, history: dict) -> None:
+        self._history = history
+        self._losses: list[float] = []
+
+    def add(self, loss: float) -> None:
+        self._losses.append(loss)
+
+    def report(self, global_step: int) -> float:
+        mean = sum(self._losses) / len(self._losses)
+        self._losses.clear()
+        self._history["train_step"].append(global_step)
+        self._history["train_loss"].append(mean)
+        return mean
+
+
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     """The weights as CPU tensors of their own."""
     return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
@@ -246,7 +265,7 @@ def fit(
         "val_accuracy": [],
         "steps_per_epoch": steps_per_epoch,
     }
-    recent_losses: list[float] = []
+    running_loss = RunningLoss(history)
     global_step = 0
     stopped = False
 
@@ -284,15 +303,11 @@ def fit(
             if not ranks.is_main:
                 continue
 
-            recent_losses.append(digit_loss.item())
+            running_loss.add(digit_loss.item())
             if step % config.log_every == 0 or step == steps_per_epoch:
-                running_loss = sum(recent_losses) / len(recent_losses)
-                recent_losses.clear()
-                history["train_step"].append(global_step)
-                history["train_loss"].append(running_loss)
                 yield BatchProgress(
                     epoch, config.epochs, step, steps_per_epoch, global_step, total_steps,
-                    running_loss, time.perf_counter() - started,
+                    running_loss.report(global_step), time.perf_counter() - started,
                 )
             if step in validate_after and len(validation_images):
                 val_loss, val_accuracy = evaluate(model, validation_images, validation_labels)

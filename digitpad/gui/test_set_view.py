@@ -337,8 +337,7 @@ class TestSetView(QWidget):
         """Stop a run and join its thread; nothing is shown after this."""
         self._closing = True
         if self._run is not None:
-            self._run.stop()
-            self._run.join()
+            self._run.stop_and_join()
             self._run = None
 
 

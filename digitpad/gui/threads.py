@@ -38,6 +38,11 @@ class WorkerThread(QObject):
         if stop is not None:
             stop()
 
+    def stop_and_join(self) -> None:
+        """``stop``, then ``join``: how a window's part ends its run when it closes."""
+        self.stop()
+        self.join()
+
     def join(self) -> None:
         """Wait until the thread has ended (after ``stop``, within a batch; a loader finishes its load)."""
         self._thread.quit()

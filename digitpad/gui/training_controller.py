@@ -349,8 +349,7 @@ class TrainingController(QObject):
         """Stop the run (within a batch) and join its thread; nothing is shown after this."""
         self._closing = True
         if self._run is not None:
-            self._run.stop()
-            self._run.join()
+            self._run.stop_and_join()
             self._run = None
 
 
