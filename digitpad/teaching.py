@@ -147,7 +147,8 @@ def teach(
         before = evaluate_fully(model, test_images, test_labels)
     held_before = evaluate_fully(model, held_images, held_labels).accuracy if held else None
 
-    history_now: dict = {"train_step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_accuracy": []}
+    history_now: dict = {"train_step": [], "train_loss": [], "val_step": [], "val_loss": [], "val_accuracy": [],
+                         "taught_step": [0]}
     variants = max(config.variants, math.ceil(config.min_replays / max(1, len(taught))))
     pool = drawing_pool(taught, variants, config.seed, should_stop=should_stop)
     steps, stopped = 0, True

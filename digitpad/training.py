@@ -145,7 +145,9 @@ def non_digit_penalty(log_probabilities: torch.Tensor) -> torch.Tensor:
     return -log_probabilities.mean()
 
 
-_CURVES = (("train_step", "train_loss"), ("val_step", "val_loss", "val_accuracy"))
+# Each curve's step key, then its values. "taught_step" has no values: it marks where a teaching
+# run began, after which the validation points are on the person's held-out drawings.
+_CURVES = (("train_step", "train_loss"), ("val_step", "val_loss", "val_accuracy"), ("taught_step",))
 
 
 def continued_history(earlier: dict | None, later: dict) -> dict:

@@ -67,6 +67,10 @@ def test_teaching_learns_the_hand_and_reports_before_and_after(trained, drawings
     assert torch.equal(result.state_dict["conv1.weight"], trained.state_dict["conv1.weight"])
     assert torch.equal(result.state_dict["bn1.running_mean"], trained.state_dict["bn1.running_mean"])
     assert not torch.equal(result.state_dict["fc2.weight"], trained.state_dict["fc2.weight"])
+    # The curves go on from the trained model's, with a mark where teaching began.
+    trained_steps = trained.history["train_step"] + trained.history["val_step"]
+    assert result.history["taught_step"] == [max(trained_steps)]
+    assert len(result.history["val_step"]) == len(trained.history["val_step"]) + QUICK.epochs
 
 
 def test_the_events_are_trainings_own(trained, drawings, data):

@@ -21,6 +21,8 @@ TRAIN_LOSS_COLOR = QColor(33, 118, 204)
 VAL_LOSS_COLOR = QColor(214, 80, 60)
 VAL_ACC_COLOR = QColor(40, 150, 80)
 PLACEHOLDER_COLOR = QColor(150, 150, 150)
+# Written upwards beside the line, on its right (the taught side), from near the bottom.
+TAUGHT_LABEL_OPTIONS = {"position": 0.1, "anchors": [(0, 0), (0, 0)], "rotateAxis": (1, 0), "color": PLACEHOLDER_COLOR}
 LABEL_GAP_PIXELS = 2  # between a bar's top and its percentage
 
 
@@ -250,6 +252,9 @@ class MetricsPlot(_CardPlot):
         self._acc_view.addItem(self.val_acc_curve)
         plot.vb.sigResized.connect(self._sync_views)
 
+        # Where each teaching run began; its validation points are on the person's held-out drawings.
+        self._taught_lines: list[pg.InfiniteLine] = []
+
         self._placeholder = pg.TextItem("Press Train to see loss and accuracy here", color=PLACEHOLDER_COLOR, anchor=(0.5, 0.5))
         plot.addItem(self._placeholder, ignoreBounds=True)
         self.set_card_colors(card_colors(self.palette()))
@@ -260,6 +265,7 @@ class MetricsPlot(_CardPlot):
         self._val_steps: list[int] = []
         self._val_losses: list[float] = []
         self._val_acc: list[float] = []
+        self._taught_steps: list[int] = []
         self.reset()
 
     def _paint(self, colors: CardColors) -> None:
@@ -281,7 +287,29 @@ class MetricsPlot(_CardPlot):
         self._val_steps.clear()
         self._val_losses.clear()
         self._val_acc.clear()
+        self._taught_steps.clear()
         self._refresh()
+
+    def mark_teaching(self, step: int) -> None:
+        """A teaching run begins at ``step``: from there on, validation is on the person's drawings."""
+        self._taught_steps.append(int(step))
+        self._refresh()
+
+    def taught_steps(self) -> list[int]:
+        return list(self._taught_steps)
+
+    def _place_taught_lines(self) -> None:
+        plot = self.getPlotItem()
+        while len(self._taught_lines) > len(self._taught_steps):
+            plot.removeItem(self._taught_lines.pop())
+        while len(self._taught_lines) < len(self._taught_steps):
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen(PLACEHOLDER_COLOR, width=1, style=Qt.PenStyle.DashLine),
+                                   label="taught: validation on your drawings", labelOpts=TAUGHT_LABEL_OPTIONS)
+            plot.addItem(line, ignoreBounds=True)
+            self._taught_lines.append(line)
+        for line, step in zip(self._taught_lines, self._taught_steps):
+            line.setValue(step / self._steps_per_epoch)
 
     def set_run_length(self, steps_per_epoch: int, epochs: int) -> None:
         """Fix the x axis to the whole run, so curves grow left to right without rescaling."""
@@ -313,6 +341,7 @@ class MetricsPlot(_CardPlot):
         self._val_steps.extend(int(s) for s in history.get("val_step", []))
         self._val_losses.extend(float(v) for v in history.get("val_loss", []))
         self._val_acc.extend(float(v) * 100.0 for v in history.get("val_accuracy", []))
+        self._taught_steps.extend(int(s) for s in history.get("taught_step", []))
         self._refresh()
 
     def point_counts(self) -> tuple[int, int, int]:
@@ -328,6 +357,7 @@ class MetricsPlot(_CardPlot):
         self.train_curve.setData(self._epochs(self._train_steps[:n_train]), np.asarray(self._train_losses[:n_train]))
         self.val_loss_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_losses[:n_val]))
         self.val_acc_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_acc[:n_val]))
+        self._place_taught_lines()
         empty = n_train == 0 and n_val == 0
         self._placeholder.setVisible(empty)
         plot = self.getPlotItem()

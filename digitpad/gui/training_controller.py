@@ -177,6 +177,8 @@ class TrainingController(QObject):
         self._teaching = teaching
         self._batches_seen = self._stopping = False
         self._panel.metrics_plot.reset()
+        if teaching:
+            self._panel.metrics_plot.mark_teaching(0)
         self._panel.set_training(True)
         self._panel.show_busy("Downloading MNIST…" if download else "Loading MNIST…")
         self.status.emit(status)

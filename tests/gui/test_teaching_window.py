@@ -68,6 +68,9 @@ def test_teach_changes_the_model_in_use_and_revert_still_works(window, qtbot, us
     report = information(window)[0].text()
     assert "held-out drawings" in report and "MNIST test set" in report
     assert window.findChild(QProgressBar, "train_progress").text().startswith("Taught")
+    # The curves: the earlier model's, then the lesson's, with a line where teaching began.
+    plot = window.training_panel.metrics_plot
+    assert plot.taught_steps() == taught.checkpoint.history["taught_step"] and len(plot.taught_steps()) == 1
 
     assert window.revert_to_shipped_model()
     assert window.model().path == paths.shipped_model_path()
@@ -85,6 +88,7 @@ def test_stop_mid_teach_keeps_the_previous_model(window, qtbot, use_tiny_mnist, 
     qtbot.mouseClick(teach_button(window), Qt.MouseButton.LeftButton)
     progress = window.findChild(QProgressBar, "train_progress")
     qtbot.waitUntil(lambda: progress.text().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
+    assert window.training_panel.metrics_plot.taught_steps() == [0]  # the live curves are the lesson's
     with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
         qtbot.mouseClick(window.findChild(QPushButton, "stop_button"), Qt.MouseButton.LeftButton)
     assert window.model() is before
