@@ -146,7 +146,17 @@ class ProbabilityBars(_CardPlot):
         # labels rather than blank them, so the next drawing's first prediction
         # again changes only the labels that differ.
         self._labels_shown = True
+        # Bars too narrow for their labels side by side (a small chart) label only the ones above 0 %.
+        self._crowded = False
+        plot.vb.sigResized.connect(self._on_view_resized)
         self.set_card_colors(colors)
+
+    def _on_view_resized(self) -> None:
+        bar_pixels = self.getPlotItem().vb.width() / 10.2  # the x range is -0.6 .. 9.6
+        crowded = bar_pixels < self._label_metrics.horizontalAdvance("00%") + 2  # two-digit neighbours touch
+        if crowded != self._crowded:
+            self._crowded = crowded
+            self._hide_crowded_labels()
 
     def _paint(self, colors: CardColors) -> None:
         bottom = self.getPlotItem().getAxis("bottom")
@@ -185,6 +195,16 @@ class ProbabilityBars(_CardPlot):
             if abs(height - label.y()) > 1e-3:  # a thousandth of the axis: under a pixel
                 label.setPos(digit, height)
         self._show_labels(True)
+        if self._crowded:
+            self._hide_crowded_labels()
+
+    def _hide_crowded_labels(self) -> None:
+        if not self._labels_shown:
+            return
+        for label in self._labels:
+            shown = not (self._crowded and label.text() == "0%")
+            if shown != label.isVisible():
+                label.setVisible(shown)
 
     def _set_label_text(self, label: QGraphicsSimpleTextItem, text: str) -> None:
         label.setText(text)

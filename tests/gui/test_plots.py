@@ -46,6 +46,22 @@ def _pixel_at(widget, x: float, y: float):
     return widget.grab().toImage().pixelColor(pixel.x(), pixel.y())
 
 
+def test_bars_too_narrow_for_every_label_show_only_those_above_zero(bars, qtbot):
+    probabilities = np.zeros(10)
+    probabilities[[4, 9]] = [0.91, 0.09]
+    bars.resize(160, 160)  # the test-set view's small chart: "0%" labels would run into each other
+    bars.show()
+    qtbot.waitExposed(bars)
+    bars.set_probabilities(probabilities, highlight=4)
+    assert bars.label_texts() == ["", "", "", "", "91%", "", "", "", "", "9%"]
+    probabilities[[4, 0]] = [0.86, 0.05]
+    bars.set_probabilities(probabilities, highlight=4)
+    assert bars.label_texts() == ["5%", "", "", "", "86%", "", "", "", "", "9%"]
+    bars.resize(600, 300)  # room again: every bar has its label
+    qtbot.waitUntil(lambda: bars.label_texts()[1] == "0%")
+    assert bars.label_texts() == ["5%", "0%", "0%", "0%", "86%", "0%", "0%", "0%", "0%", "9%"]
+
+
 def test_bars_repainted_for_a_dark_theme_keep_their_answer(bars):
     bars.resize(300, 300)
     bars.show()
