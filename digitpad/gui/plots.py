@@ -318,7 +318,7 @@ class MetricsPlot(_CardPlot):
     def taught_steps(self) -> list[int]:
         return list(self._taught_steps)
 
-    def _place_taught_lines(self) -> None:
+    def _place_taught_lines(self, shown: bool) -> None:
         plot = self.getPlotItem()
         while len(self._taught_lines) > len(self._taught_steps):
             plot.removeItem(self._taught_lines.pop())
@@ -330,6 +330,7 @@ class MetricsPlot(_CardPlot):
             self._taught_lines.append(line)
         for line, step in zip(self._taught_lines, self._taught_steps):
             line.setValue(step / self._steps_per_epoch)
+            line.setVisible(shown)  # not over the empty plot's "Press Train" line
 
     def set_run_length(self, steps_per_epoch: int, epochs: int) -> None:
         """Fix the x axis to the whole run, so curves grow left to right without rescaling."""
@@ -377,8 +378,8 @@ class MetricsPlot(_CardPlot):
         self.train_curve.setData(self._epochs(self._train_steps[:n_train]), np.asarray(self._train_losses[:n_train]))
         self.val_loss_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_losses[:n_val]))
         self.val_acc_curve.setData(self._epochs(self._val_steps[:n_val]), np.asarray(self._val_acc[:n_val]))
-        self._place_taught_lines()
         empty = n_train == 0 and n_val == 0
+        self._place_taught_lines(shown=not empty)
         self._placeholder.setVisible(empty)
         plot = self.getPlotItem()
         if empty:
