@@ -2,7 +2,8 @@
 
 The worker is a QObject with a ``run`` slot that does the work, emits signals
 and ends by quitting its thread's event loop; a ``stop`` method, if it has one,
-asks it to end early (a flag it checks; the thread is never terminated).
+asks it to end early (a flag it checks; the thread is never terminated), and
+an ``abandon`` method, if it has one, asks it to end without finishing up.
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ class WorkerThread(QObject):
             stop()
 
     def stop_and_join(self) -> None:
-        """``stop``, then ``join``: how a window's part ends its run when it closes."""
-        self.stop()
+        """``stop`` (``abandon``, for a worker that can drop what a stop still finishes), then ``join``:
+        how a window's part ends its run when it closes."""
+        abandon = getattr(self.worker, "abandon", None)
+        if abandon is not None:
+            abandon()
+        else:
+            self.stop()
         self.join()
 
     def join(self) -> None:

@@ -77,14 +77,26 @@ class TrainingWorker(QObject):
         self._load_data = load_data
         self._interval = emit_interval
         self._stop = threading.Event()
+        self._abandoned = threading.Event()
         self._last_emit = float("-inf")
         self._pending_progress: BatchProgress | None = None
         self._pending_points: list[tuple[int, float]] = []
         self._last_data_emit = float("-inf")
 
-    # Called from the GUI thread; the flag is the only shared state.
+    # Called from the GUI thread; the flags are the only shared state.
     def stop(self) -> None:
         self._stop.set()
+
+    def abandon(self) -> None:
+        """Stop, and skip what a stop still does (the test of the last weights, the result): the
+        window is closing and would show none of it."""
+        self._abandoned.set()
+        self._stop.set()
+
+    def _should_stop(self) -> bool:
+        if self._abandoned.is_set():
+            raise _Abandoned
+        return self._stop.is_set()
 
     def stop_requested(self) -> bool:
         return self._stop.is_set()
@@ -134,17 +146,20 @@ class TrainingWorker(QObject):
         config = self.config
         result = None
         continuing = dict(initial_state=self._initial_state, initial_history=self._initial_history)
-        for event in fit(config, data, should_stop=self._stop.is_set, **continuing):
-            if isinstance(event, training.BatchProgress):
-                self._pending_progress = event
-                self._pending_points.append((event.global_step, event.loss))
-                if time.monotonic() - self._last_emit >= self._interval:
+        try:
+            for event in fit(config, data, should_stop=self._should_stop, **continuing):
+                if isinstance(event, training.BatchProgress):
+                    self._pending_progress = event
+                    self._pending_points.append((event.global_step, event.loss))
+                    if time.monotonic() - self._last_emit >= self._interval:
+                        self._flush()
+                elif isinstance(event, training.ValidationResult):
                     self._flush()
-            elif isinstance(event, training.ValidationResult):
-                self._flush()
-                self.validated.emit(event)
-            elif isinstance(event, training.TrainingResult):
-                result = event
+                    self.validated.emit(event)
+                elif isinstance(event, training.TrainingResult):
+                    result = event
+        except _Abandoned:
+            return
         self._flush()
         if result is None:
             raise RuntimeError("training ended without a result")
@@ -163,6 +178,10 @@ class TrainingWorker(QObject):
         if now - self._last_data_emit >= self._interval or (total and done >= total):
             self._last_data_emit = now
             self.data_progressed.emit(int(done), int(total or 0))
+
+
+class _Abandoned(Exception):
+    """Raised out of the run's own stop check, at the next batch, once the run is abandoned."""
 
 
 def limit_threads_for_background_work() -> None:

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QPushButton
 
-from .conftest import TRAIN_TIMEOUT_MS, synthetic_digits
+from .conftest import TEST_COUNT, TRAIN_TIMEOUT_MS, close_window, new_window, synthetic_digits
 
 pytest.importorskip("digitpad.teaching")
 
@@ -94,3 +94,28 @@ def test_stop_mid_teach_keeps_the_previous_model(window, qtbot, use_tiny_mnist, 
     assert window.model() is before
     assert paths.current_model_path() == test_model_path
     assert "the model in use is unchanged" in window.statusBar().currentMessage()
+
+
+@pytest.mark.slow
+def test_closing_mid_teach_does_not_test_the_weights_it_throws_away(qtbot, use_tiny_mnist, test_model_path,
+                                                                    monkeypatch):
+    from digitpad import paths, teaching
+    from digitpad.config import TeachConfig
+
+    measured = []  # how many images each evaluation took; TEST_COUNT for MNIST's test set
+
+    def counting_evaluate_fully(model, images, labels, batch_size=1000):
+        measured.append(len(labels))
+        return evaluate_fully(model, images, labels, batch_size)
+
+    evaluate_fully = teaching.evaluate_fully
+    monkeypatch.setattr(teaching, "evaluate_fully", counting_evaluate_fully)
+    monkeypatch.setattr("digitpad.teaching.TeachConfig", lambda: TeachConfig(epochs=200))
+    collect(40)
+    paths.set_current_model(test_model_path)
+    window = new_window(qtbot)
+    qtbot.mouseClick(teach_button(window), Qt.MouseButton.LeftButton)
+    progress = window.findChild(QProgressBar, "train_progress")
+    qtbot.waitUntil(lambda: progress.text().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
+    close_window(window)
+    assert measured.count(TEST_COUNT) == 1  # before teaching; not again for the weights a close throws away

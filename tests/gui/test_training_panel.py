@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from digitpad.gui import saved_settings
 
-from .conftest import TRAIN_TIMEOUT_MS, close_window, draw_stroke, error_boxes, mnist_question, seven
+from .conftest import TEST_COUNT, TRAIN_TIMEOUT_MS, close_window, draw_stroke, error_boxes, mnist_question, seven
 
 pytest.importorskip("digitpad.inference")
 
@@ -181,6 +181,31 @@ def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model
     close_window(window)  # asserts no thread or timer is left
     assert not running_threads()
     assert paths.current_model_path() == test_model_path
+
+
+@pytest.mark.slow
+def test_closing_mid_training_does_not_test_the_weights_it_throws_away(qtbot, use_tiny_mnist, test_model_path,
+                                                                       monkeypatch):
+    from digitpad import paths, training
+    from digitpad.gui.main_window import MainWindow
+
+    measured = []  # how many images each evaluation took: 120 to validate, TEST_COUNT to test
+
+    def counting_evaluate(model, images, labels, batch_size=1000):
+        measured.append(len(labels))
+        return evaluate(model, images, labels, batch_size)
+
+    evaluate = training.evaluate
+    monkeypatch.setattr(training, "evaluate", counting_evaluate)
+    paths.set_current_model(test_model_path)
+    window = MainWindow()
+    with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
+        window.show()
+    small_run(window, epochs=100)
+    click_train(window, qtbot)
+    wait_for_first_batch(window, qtbot)
+    close_window(window)
+    assert TEST_COUNT not in measured  # a Stop tests them; a close does not wait for that
 
 
 def test_an_exception_in_training_shows_a_dialog_and_the_app_stays_usable(window, qtbot, use_tiny_mnist, monkeypatch):
