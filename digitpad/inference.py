@@ -20,6 +20,10 @@ from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
 # wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py) as
 # the level above which answers were right at least 99.5 % of the time.
 UNSURE_BELOW = 0.95
+# Below this top probability no digit is likely enough to name: the answer is "not a digit".
+# Chosen with tests/bench/non_digits.py, where it is the level that calls few drawn digits
+# that and most drawings that are no digit.
+NOT_A_DIGIT_BELOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class Prediction:
     @property
     def unsure(self) -> bool:
         return self.confidence < UNSURE_BELOW
+
+    @property
+    def not_a_digit(self) -> bool:
+        return self.confidence < NOT_A_DIGIT_BELOW
 
     @property
     def runner_up(self) -> int:

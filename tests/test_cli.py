@@ -392,7 +392,7 @@ def test_predict_prints_path_digit_confidence(capsys, small_checkpoint, tmp_path
     for line, path in zip(lines, (dark_on_light, light_on_dark)):
         assert line.startswith(f"{path} ")
         digit, confidence = line[len(str(path)) + 1:].split()
-        assert digit in "0123456789" and re.match(r"^[01]\.\d{4}$", confidence)
+        assert re.fullmatch(r"[0-9]|not-a-digit", digit) and re.match(r"^[01]\.\d{4}$", confidence)
     assert lines[0].split()[-2:] == lines[1].split()[-2:]  # polarity does not matter
 
 
@@ -543,6 +543,26 @@ def test_the_shipped_model_reads_real_digits_in_both_polarities(capsys, shared_m
     predicted = [result["digit"] for result in json.loads(out)]
     expected = [int(label) for label in labels for _ in range(2)]
     assert sum(p == e for p, e in zip(predicted, expected)) >= 38
+
+
+def test_predict_says_not_a_digit_of_a_drawing_that_is_none(capsys, shared_mnist, tmp_path):
+    if not paths.shipped_model_path().is_file():
+        pytest.skip("no shipped model yet")
+    house = Image.new("L", (280, 280), 255)
+    pen = ImageDraw.Draw(house)
+    pen.line([(60, 240), (60, 130), (220, 130), (220, 240), (60, 240)], fill=0, width=14, joint="curve")
+    pen.line([(60, 130), (140, 40), (220, 130)], fill=0, width=14, joint="curve")
+    house.save(tmp_path / "house.png")
+    digit_image().save(tmp_path / "seven.png")
+
+    status, out, err = run(capsys, "predict", "--json", str(tmp_path / "house.png"), str(tmp_path / "seven.png"))
+
+    assert status == 0, err
+    house_result, seven_result = json.loads(out)
+    assert house_result["digit"] is None and house_result["not_a_digit"] is True and house_result["unsure"]
+    assert seven_result["digit"] == 7 and seven_result["not_a_digit"] is False
+    status, out, _ = run(capsys, "predict", str(tmp_path / "house.png"))
+    assert out.split()[1] == "not-a-digit"
 
 
 def test_a_headless_command_ends_with_its_output_out_and_exit_handlers_run(fake_mnist, tmp_path):

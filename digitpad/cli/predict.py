@@ -30,13 +30,16 @@ def run(args: argparse.Namespace) -> int:
             continue
         results.append({
             "path": name,
-            "digit": int(prediction.digit),
+            # No digit is named for a drawing that is none: null, and not_a_digit true.
+            "digit": None if prediction.not_a_digit else int(prediction.digit),
             "confidence": round(float(prediction.confidence), 6),
             "probabilities": [round(float(p), 6) for p in prediction.probabilities],
             "unsure": bool(prediction.unsure),
+            "not_a_digit": bool(prediction.not_a_digit),
         })
         if not args.json:
-            print(f"{name} {int(prediction.digit)} {float(prediction.confidence):.4f}", flush=True)
+            answer = "not-a-digit" if prediction.not_a_digit else str(int(prediction.digit))
+            print(f"{name} {answer} {float(prediction.confidence):.4f}", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_FAILED if any("error" in result for result in results) else EXIT_OK

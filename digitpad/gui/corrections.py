@@ -104,6 +104,7 @@ class Corrections(QObject):
             return
         model = self._models.model()
         answer = confidence = None
+        not_a_digit = False
         if model is not None:
             try:
                 prediction = model.classifier.predict_strokes(strokes)
@@ -112,6 +113,7 @@ class Corrections(QObject):
                 prediction = None
             if prediction is not None:
                 answer, confidence = int(prediction.digit), float(prediction.confidence)
+                not_a_digit = prediction.not_a_digit
         try:
             drawing = self.collection().add(digit, model_input, strokes, answer, confidence,
                                             model.name if model is not None else "")
@@ -123,10 +125,11 @@ class Corrections(QObject):
         self.collection_changed.emit()
         self.undo_available.emit(True)
         count = self.collection().counts()[digit]
-        if answer is None or answer == digit:
+        if answer is None or (answer == digit and not not_a_digit):
             verb = "Kept"
         else:
-            verb = f"Corrected ({answer} → {digit}) and kept"
+            said = "not a digit" if not_a_digit else answer
+            verb = f"Corrected ({said} → {digit}) and kept"
         self.status.emit(f"{verb} your {digit} in My digits ({count} of them now). "
                          "Edit › Undo correction takes it back.")
 

@@ -19,6 +19,7 @@ PREVIEW_SCALE = 5  # the 28x28 model input, shown nearest-neighbour at 140x140
 ANSWER_WIDTH = 136  # the predicted digit and the confidence text under it
 DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
+NOT_A_DIGIT = "not a digit"
 
 
 def grayscale_pixmap(image: np.ndarray, scale: int) -> QPixmap:
@@ -37,7 +38,7 @@ class PredictionView(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Prediction", parent)
-        self._prediction_style: tuple[bool, str] | None = None
+        self._prediction_style: tuple[bool, str, bool] | None = None
         self._blank_preview = grayscale_pixmap(np.zeros((28, 28), dtype=np.float32), PREVIEW_SCALE)
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
@@ -149,6 +150,13 @@ class PredictionView(QGroupBox):
     def show_prediction(self, prediction: Prediction) -> None:
         digit = int(prediction.digit)
         probabilities = np.asarray(prediction.probabilities, dtype=float)
+        if prediction.not_a_digit:
+            # No digit named, in words or colour: grey text, grey bars.
+            self._set_prediction_text(NOT_A_DIGIT, big=False, bold=True)
+            self.confidence_label.setText(f"no digit is likely\nclosest: {digit} ({prediction.confidence * 100:.0f} %)")
+            self._set_preview(getattr(prediction, "model_input", None))
+            self.bars.set_probabilities(probabilities)
+            return
         if prediction.unsure:
             runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
@@ -161,14 +169,15 @@ class PredictionView(QGroupBox):
         self._set_preview(getattr(prediction, "model_input", None))
         self.bars.set_probabilities(probabilities, highlight=digit, unsure=bool(prediction.unsure))
 
-    def _set_prediction_text(self, text: str, big: bool, color: str = "") -> None:
+    def _set_prediction_text(self, text: str, big: bool, color: str = "", bold: bool | None = None) -> None:
         # A new font or colour only when they change. The colour goes through the
         # palette: a style sheet would re-polish the label each time.
-        if self._prediction_style != (big, color):
-            self._prediction_style = (big, color)
+        bold = big if bold is None else bold
+        if self._prediction_style != (big, color, bold):
+            self._prediction_style = (big, color, bold)
             font = QFont()
             font.setPointSize(64 if big else 16)
-            font.setBold(big)
+            font.setBold(bold)
             self.prediction_label.setFont(font)
             palette = self.prediction_label.palette()
             palette.setColor(QPalette.ColorRole.WindowText, QColor(color or "gray"))

@@ -194,6 +194,24 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
     assert window.prediction_label.palette().color(QPalette.ColorRole.WindowText) == UNSURE_COLOR
 
 
+def test_a_drawing_no_digit_is_likely_for_says_not_a_digit_with_grey_bars(window, qtbot, monkeypatch):
+    probabilities = np.array([0.05, 0.02, 0.3, 0.03, 0.42, 0.03, 0.05, 0.04, 0.03, 0.03])
+    scribble = Prediction(4, 0.42, probabilities, np.zeros((28, 28), np.float32))
+    assert scribble.not_a_digit and not UNSURE_SEVEN.not_a_digit
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: scribble)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert prediction_text(window) == "not a digit"
+    assert not any(character.isdigit() for character in prediction_text(window))
+    assert "closest: 4 (42 %)" in window.confidence_label.text()
+    assert window.bars.values() == pytest.approx(probabilities)
+    brushes = window.bars._bars.opts["brushes"]
+    assert all(brush == brushes[0] for brush in brushes)  # no bar stands out: all grey
+    # Saying what it is still works, and the status says what the model had said.
+    qtbot.mouseClick(window.findChild(QPushButton, "label_7"), Qt.MouseButton.LeftButton)
+    assert "Corrected (not a digit → 7)" in window.statusBar().currentMessage()
+
+
 def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):
     def explode(strokes):
         raise RuntimeError("bad tensor")
