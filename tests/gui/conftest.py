@@ -4,6 +4,7 @@ real mouse strokes, and a guard that fails any test leaving a QThread or QTimer 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -211,6 +212,16 @@ def window(qtbot, test_model_path):
 
 def prediction_text(window) -> str:
     return window.findChild(QLabel, "prediction").text()
+
+
+def shown_digit(window) -> int | None:
+    """The digit the Prediction group names: the big label's ("7", "7?"), or under "not a digit" the
+    closest one; None while it shows no answer (the hint, a model still loading)."""
+    text = prediction_text(window)
+    if text == "not a digit":
+        closest = re.search(r"closest: (\d)", window.confidence_label.text())
+        return int(closest.group(1)) if closest else None
+    return int(text[0]) if text[:1].isdigit() else None
 
 
 def error_boxes(window) -> list[QMessageBox]:
