@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from digitpad import checkpoint, cli, data, paths
 from digitpad.image_files import read_image
+from digitpad.inference import NOT_A_DIGIT_BELOW
 from digitpad.models import build_model
 from bad_checkpoints import good_checkpoint
 from cli_helpers import assert_one_clean_message, digit_image, run
@@ -459,7 +460,7 @@ def test_predict_json_reports_bad_files_and_classifies_the_rest(capsys, small_ch
         assert "error" not in result, result
         top = max(range(10), key=lambda digit: result["probabilities"][digit])
         assert result["digit"] == (None if result["not_a_digit"] else top)
-        assert result["not_a_digit"] == (result["confidence"] < 0.5)
+        assert result["not_a_digit"] == (result["confidence"] < NOT_A_DIGIT_BELOW)
         assert len(result["probabilities"]) == 10 and sum(result["probabilities"]) == pytest.approx(1, abs=1e-4)
         assert result["confidence"] == pytest.approx(max(result["probabilities"]), abs=1e-6)
     for name, (_, expected) in BAD_INPUTS.items():
