@@ -69,7 +69,7 @@ Threads
     mid-epoch and after a validation; then a full run reaches >= 90 % on the tiny test set and the
     panel shows exactly the model's answer), tests/gui/test_training_panel.py
     test_stop_then_train_twenty_times_and_still_classify
-- close the window mid-epoch: tests/gui/test_training_panel.py test_closing_mid_training_joins_the_thread,
+- close the window mid-epoch: tests/gui/test_training_panel.py test_closing_mid_training_joins_the_thread_without_testing_the_weights_it_throws_away,
     tests/gui/test_app.py test_closing_mid_training_exits_with_status_zero (a real app.main process);
   during validation: tests/gui/test_training_panel.py test_closing_during_validation_exits_cleanly;
   during a download: G test_closing_during_a_real_download_keeps_no_half_file[slow, stalled],

@@ -167,28 +167,11 @@ def test_stop_mid_run(window, qtbot, use_tiny_mnist):
 
 
 @pytest.mark.slow
-def test_closing_mid_training_joins_the_thread(qtbot, use_tiny_mnist, test_model_path):
-    from digitpad import paths
-    from digitpad.gui.main_window import MainWindow
-    from qt_threads import running_threads
-
-    paths.set_current_model(test_model_path)
-    window = MainWindow()
-    with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
-        window.show()
-    small_run(window, epochs=100)
-    click_train(window, qtbot)
-    wait_for_first_batch(window, qtbot)
-    close_window(window)  # asserts no thread or timer is left
-    assert not running_threads()
-    assert paths.current_model_path() == test_model_path
-
-
-@pytest.mark.slow
-def test_closing_mid_training_does_not_test_the_weights_it_throws_away(qtbot, use_tiny_mnist, test_model_path,
-                                                                       monkeypatch):
+def test_closing_mid_training_joins_the_thread_without_testing_the_weights_it_throws_away(
+        qtbot, use_tiny_mnist, test_model_path, monkeypatch):
     from digitpad import paths, training
     from digitpad.gui.main_window import MainWindow
+    from qt_threads import running_threads
 
     measured = []  # how many images each evaluation took: 120 to validate, TEST_COUNT to test
 
@@ -205,7 +188,9 @@ def test_closing_mid_training_does_not_test_the_weights_it_throws_away(qtbot, us
     small_run(window, epochs=100)
     click_train(window, qtbot)
     wait_for_first_batch(window, qtbot)
-    close_window(window)
+    close_window(window)  # asserts no thread or timer is left
+    assert not running_threads()
+    assert paths.current_model_path() == test_model_path
     assert TEST_COUNT not in measured  # a Stop tests them; a close does not wait for that
 
 
