@@ -156,7 +156,7 @@ class ProbabilityBars(_CardPlot):
         crowded = bar_pixels < self._label_metrics.horizontalAdvance("00%") + 2  # two-digit neighbours touch
         if crowded != self._crowded:
             self._crowded = crowded
-            self._hide_crowded_labels()
+            self._fit_labels_to_room()
 
     def _paint(self, colors: CardColors) -> None:
         bottom = self.getPlotItem().getAxis("bottom")
@@ -196,9 +196,9 @@ class ProbabilityBars(_CardPlot):
                 label.setPos(digit, height)
         self._show_labels(True)
         if self._crowded:
-            self._hide_crowded_labels()
+            self._fit_labels_to_room()
 
-    def _hide_crowded_labels(self) -> None:
+    def _fit_labels_to_room(self) -> None:
         if not self._labels_shown:
             return
         for label in self._labels:
