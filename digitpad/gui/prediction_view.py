@@ -150,14 +150,13 @@ class PredictionView(QGroupBox):
     def show_prediction(self, prediction: Prediction) -> None:
         digit = int(prediction.digit)
         probabilities = np.asarray(prediction.probabilities, dtype=float)
+        highlight: int | None = digit
         if prediction.not_a_digit:
             # No digit named, in words or colour: grey text, grey bars.
             self._set_prediction_text(NOT_A_DIGIT, big=False, bold=True)
             self.confidence_label.setText(f"no digit is likely\nclosest: {digit} ({prediction.confidence * 100:.0f} %)")
-            self._set_preview(getattr(prediction, "model_input", None))
-            self.bars.set_probabilities(probabilities)
-            return
-        if prediction.unsure:
+            highlight = None
+        elif prediction.unsure:
             runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
             self.confidence_label.setText(
@@ -167,7 +166,7 @@ class PredictionView(QGroupBox):
             self._set_prediction_text(str(digit), big=True, color=HIGHLIGHT_COLOR.name())
             self.confidence_label.setText(f"{prediction.confidence * 100:.1f} % sure")
         self._set_preview(getattr(prediction, "model_input", None))
-        self.bars.set_probabilities(probabilities, highlight=digit, unsure=bool(prediction.unsure))
+        self.bars.set_probabilities(probabilities, highlight=highlight, unsure=bool(prediction.unsure))
 
     def _set_prediction_text(self, text: str, big: bool, color: str = "", bold: bool | None = None) -> None:
         # A new font or colour only when they change. The colour goes through the
