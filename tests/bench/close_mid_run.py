@@ -51,14 +51,14 @@ def wait_until(condition, seconds):
 what = sys.argv[1]
 if what == "teach":
     from stroke_replay import load_stroke_set
-    from writers import WRITERS
+    from writers import PLAIN
     from digitpad.collection import Collection
     from digitpad.strokes import to_mnist_image
     sequences, labels = load_stroke_set()
     rng, collection = np.random.default_rng(0), Collection()
     for digit in range(10):
         for index in np.flatnonzero(labels == digit)[:10]:
-            strokes = WRITERS[-1].strokes(sequences[index], digit, rng)
+            strokes = PLAIN.strokes(sequences[index], digit, rng)
             collection.add(digit, to_mnist_image(strokes), strokes, model="bench")
 from digitpad.gui.app import create_application
 app = create_application()

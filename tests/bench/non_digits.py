@@ -27,10 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stroke_replay import load_stroke_set, strokes_of, to_canvas_points  # noqa: E402
+from stroke_replay import load_stroke_set, strokes_of  # noqa: E402
+from writers import placed_on_canvas  # noqa: E402
 
-CANVAS_SIDE = 360
-PEN_WIDTH = 0.08  # the canvas's default, as a share of its side
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 # Capitals that look like no digit, as polylines in a unit box (x right, y down).
@@ -96,16 +95,11 @@ def hand_drawn(polylines: list, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 def on_canvas(strokes: list[np.ndarray], rng: np.random.Generator):
-    """Placed on the canvas as people draw (the 28-pixel frame's scale, 0.7-1.3 times), in the canvas's
-    unit coordinates, as the canvas records strokes."""
-    from digitpad.strokes import Stroke
-
+    """As big as an MNIST digit's 20-pixel box, placed on the canvas as people draw (0.7-1.3 times that),
+    in the canvas's unit coordinates, as the canvas records strokes."""
     points = np.concatenate(strokes)
     size = float((points.max(axis=0) - points.min(axis=0)).max())
-    in_mnist_pixels = [stroke * (20.0 / size) for stroke in strokes]  # as big as an MNIST digit's box
-    half = CANVAS_SIDE / 2
-    return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in stroke])
-            for stroke in to_canvas_points(in_mnist_pixels, CANVAS_SIDE, CANVAS_SIDE, rng)]
+    return placed_on_canvas([stroke * (20.0 / size) for stroke in strokes], rng)
 
 
 def non_digit_drawings(per_family: int, sequences: np.ndarray, seed: int) -> dict[str, list]:
@@ -145,17 +139,13 @@ def main() -> int:
 
     from digitpad import paths
     from digitpad.inference import NOT_A_DIGIT_BELOW, UNSURE_BELOW, Classifier
-    from digitpad.strokes import Stroke
 
     torch.set_num_threads(1)  # as the app reads drawings: one thread on the GUI's
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
     sequences, labels = load_stroke_set()
     families = non_digit_drawings(args.per_family, sequences, args.seed)
     rng = np.random.default_rng([args.seed, 1])
-    half = CANVAS_SIDE / 2
-    digits = [[Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in points])
-               for points in to_canvas_points(strokes_of(sequence), CANVAS_SIDE, CANVAS_SIDE, rng)]
-              for sequence in sequences]
+    digits = [placed_on_canvas(strokes_of(sequence), rng) for sequence in sequences]
     digit_top = top_probabilities(classifier, digits)
     family_top = {family: top_probabilities(classifier, drawings) for family, drawings in families.items()}
     every_non_digit = np.concatenate(list(family_top.values()))

@@ -39,9 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_process import SHARED_MNIST  # noqa: E402
 from stroke_replay import load_stroke_set  # noqa: E402
-from writers import WRITERS, Writer, style_map  # noqa: E402
-
-PLAIN = Writer("plain", style_map())
+from writers import PLAIN, WRITERS  # noqa: E402
 
 
 def load() -> str:

@@ -105,12 +105,19 @@ class Writer:
         strokes = upright(strokes_of(sequence))
         if digit in self.shapes:
             strokes = self.shapes[digit](strokes)
-        strokes = [stroke @ self.style.T for stroke in strokes]
-        on_canvas = to_canvas_points(strokes, CANVAS_SIDE, CANVAS_SIDE, rng)
-        half = CANVAS_SIDE / 2
-        return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in points])
-                for points in on_canvas]
+        return placed_on_canvas([stroke @ self.style.T for stroke in strokes], rng)
 
+
+def placed_on_canvas(strokes: list[np.ndarray], rng: np.random.Generator) -> list[Stroke]:
+    """Strokes in MNIST's 28-pixel frame, placed on the canvas as a person draws
+    (stroke_replay.to_canvas_points) and recorded in the canvas's unit coordinates with its default pen."""
+    half = CANVAS_SIDE / 2
+    return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in points])
+            for points in to_canvas_points(strokes, CANVAS_SIDE, CANVAS_SIDE, rng)]
+
+
+# No style of its own: the digits as the stroke set has them, deskewed.
+PLAIN = Writer("plain (control)", style_map())
 
 WRITERS = (
     Writer("continental: long-flagged 1, crossed 7", style_map(), {1: continental_one, 7: crossed_seven}),
@@ -124,5 +131,5 @@ WRITERS = (
     Writer("European, tilted 25°: flagged 1 with a base, crossed 7", style_map(rotate_degrees=25),
            {1: flagged_one, 7: crossed_seven}),
     Writer("very narrow and slanted: crossed 7", style_map(slant=0.6, aspect=0.5), {7: crossed_seven}),
-    Writer("plain (control)", style_map()),
+    PLAIN,
 )
