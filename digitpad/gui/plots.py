@@ -237,7 +237,9 @@ class MetricsPlot(_CardPlot):
         plot.setLabel("left", "loss")
         plot.showAxis("right")
         plot.setLabel("right", "accuracy", units="%")
-        plot.getAxis("right").enableAutoSIPrefix(False)
+        # Plain numbers on every axis: a short run's "epoch (x0.001)" with ticks 0 to 400 reads as nonsense.
+        for side in ("bottom", "left", "right"):
+            plot.getAxis(side).enableAutoSIPrefix(False)
 
         # A coloured title row instead of a legend: a legend box would cover the
         # curves. Kept short, since a title wider than the plot pushes the right axis out.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -183,6 +185,16 @@ def test_metrics_plot_grows_its_curves_in_place(metrics):
     x, y = metrics.val_acc_curve.getData()
     assert list(x) == [1.0, 2.0, 3.0]  # epochs on the x axis
     assert y[-1] == pytest.approx(93.0)  # accuracy in %
+
+
+def test_a_short_run_keeps_plain_axis_labels(metrics, qtbot):
+    metrics.resize(400, 400)
+    metrics.show()
+    qtbot.waitExposed(metrics)
+    metrics.set_history({"steps_per_epoch": 430, "train_step": [20, 200], "train_loss": [0.002, 0.001]})
+    for side, name in (("bottom", "epoch"), ("left", "loss")):
+        label = metrics.getPlotItem().getAxis(side).labelString()
+        assert re.search(rf">{name} *</span>", label), label  # no "(x0.001)" after it
 
 
 def test_metrics_plot_shows_a_saved_history(metrics):
