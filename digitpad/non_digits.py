@@ -7,9 +7,12 @@ answer (see ``training.non_digit_penalty``), so the app's "unsure" covers them.
 
 The drawings are generic families, each with random size, aspect, rotation and
 pen: closed polygons, star polygons, grids and hatches, spirals, waves,
-zig-zags with many corners, a handful of crossing strokes, and filled blobs.
-Each is fitted into MNIST's 20x20 box, as the app's preprocessing fits a
-drawing, and drawn with a round, soft-edged pen. Everything is batched in torch.
+zig-zags with many corners, a handful of crossing strokes, filled blobs, and
+letters of other alphabets (``digitpad.glyphs``, upright and gently warped).
+Given the batch's digits, some are also rows of two or three of them, as when
+a person writes a number rather than a digit. Each is fitted into MNIST's 20x20
+box, as the app's preprocessing fits a drawing, and drawn with a round,
+soft-edged pen. Everything is batched in torch.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ import math
 
 import torch
 
+import torch.nn.functional as F
+
 from digitpad.augment import pen_ink, uniform
 from digitpad.config import IMAGE_SIDE
+from digitpad.glyphs import GLYPHS, glyph_segments
 from digitpad.preprocess import DIGIT_BOX
 
 MAX_POINTS = 25  # vertices per drawing; unused segments are masked out
@@ -149,7 +155,32 @@ def _crossing_strokes(count: int, generator: torch.Generator):
     return _separate_strokes(starts, ends, _integers(count, 4, 8, generator))
 
 
-_FAMILIES = (_closed_polygons, _star_polygons, _spirals, _waves, _zigzags, _grids, _crossing_strokes)
+_GLYPH_SEGMENTS = glyph_segments(MAX_POINTS - 1)
+
+
+def _foreign_letters(count: int, generator: torch.Generator):
+    """Greek and Cyrillic letters, each stretched, slanted and bent a little, as a hand writes them."""
+    chosen = _integers(count, 0, len(GLYPHS) - 1, generator)
+    starts, ends, used = (part[chosen] for part in _GLYPH_SEGMENTS)
+    width = uniform((count, 1), 0.7, 1.2, generator)
+    slant = uniform((count, 1), -0.25, 0.25, generator)
+    amplitude = uniform((count, 2), 0.0, 0.06, generator)
+    phase = uniform((count, 2), 0.0, 2 * math.pi, generator)
+
+    def bent(points: torch.Tensor) -> torch.Tensor:
+        # One smooth wobble for all of a drawing's points, so its strokes still meet where they met.
+        x, y = points[..., 0], points[..., 1]
+        wobbled_x = x + amplitude[:, :1] * torch.sin(2 * math.pi * y + phase[:, :1])
+        wobbled_y = y + amplitude[:, 1:] * torch.sin(2 * math.pi * x + phase[:, 1:])
+        return torch.stack([(wobbled_x - 0.5) * width + slant * (0.5 - wobbled_y), wobbled_y - 0.5], dim=-1)
+
+    return bent(starts), bent(ends), used
+
+
+_FAMILIES = (_closed_polygons, _star_polygons, _spirals, _waves, _zigzags, _grids, _crossing_strokes, _foreign_letters)
+# Letters are written upright; the other families may lie at any angle.
+_UPRIGHT = (_FAMILIES.index(_foreign_letters),)
+_MOST_UPRIGHT_TILT = math.radians(15)
 
 
 def _rotate(points: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
@@ -177,11 +208,40 @@ def _blobs(count: int, generator: torch.Generator) -> torch.Tensor:
     return inside.mul(4.0).clamp(0.0, 1.0).view(count, 1, IMAGE_SIDE, IMAGE_SIDE)
 
 
+def _inked_columns(ink: torch.Tensor) -> torch.Tensor:
+    """The columns of a (1, 28, 28) image that hold ink (all of them for a blank one)."""
+    columns = (ink[0] > 0.1).any(dim=0).nonzero().flatten()
+    return ink[0][:, int(columns[0]):int(columns[-1]) + 1] if len(columns) else ink[0]
+
+
+def digit_rows(digits: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` rows of two or three of ``digits`` (ink, (B, 1, 28, 28)) side by side, fitted into the 20x20 box."""
+    rows = torch.zeros(count, 1, IMAGE_SIDE, IMAGE_SIDE)
+    for row in range(count):
+        members = torch.randint(len(digits), (int(_integers(1, 2, 3, generator)),), generator=generator)
+        # Apart as written: closer, two 1s would make one bold 1.
+        gap = torch.zeros(IMAGE_SIDE, int(_integers(1, 3, 6, generator)))
+        parts = [_inked_columns(digits[int(member)].cpu()) for member in members]
+        strip = torch.cat([piece for part in parts for piece in (part, gap)][:-1], dim=1)
+        # The digits keep MNIST's 20 px height in the strip; the whole row now has to fit that box.
+        height = max(1, round(IMAGE_SIDE * min(1.0, DIGIT_BOX / strip.shape[1])))
+        width = min(DIGIT_BOX, strip.shape[1])
+        small = F.interpolate(strip[None, None], size=(height, width), mode="bilinear", antialias=True,
+                              align_corners=False)[0, 0]
+        top, left = (IMAGE_SIDE - height) // 2, (IMAGE_SIDE - width) // 2
+        rows[row, 0, top:top + height, left:left + width] = small
+    return rows.clamp(0.0, 1.0)
+
+
 BLOB_SHARE = 0.1
+ROW_SHARE = 0.25  # of the non-digits, when the batch's digits are given
 
 
-def non_digit_batch(count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` random non-digit drawings as ink in [0, 1], shape (count, 1, 28, 28)."""
+def non_digit_batch(count: int, generator: torch.Generator, digits: torch.Tensor | None = None) -> torch.Tensor:
+    """``count`` random non-digit drawings as ink in [0, 1], shape (count, 1, 28, 28).
+
+    ``digits`` (ink, (B, 1, 28, 28)): when given, some drawings are rows of them.
+    """
     family = _integers(count, 0, len(_FAMILIES) - 1, generator)
     starts = torch.zeros(count, MAX_POINTS - 1, 2)
     ends = torch.zeros(count, MAX_POINTS - 1, 2)
@@ -191,9 +251,15 @@ def non_digit_batch(count: int, generator: torch.Generator) -> torch.Tensor:
         if len(members):
             starts[members], ends[members], used[members] = make(len(members), generator)
     angles = uniform((count,), 0.0, 2 * math.pi, generator)
+    upright = torch.isin(family, torch.tensor(_UPRIGHT))
+    angles[upright] = uniform((int(upright.sum()),), -_MOST_UPRIGHT_TILT, _MOST_UPRIGHT_TILT, generator)
     starts, ends = _fit_to_digit_box(_rotate(starts, angles), _rotate(ends, angles), used)
     ink = draw_segments(starts, ends, used, uniform((count,), 0.8, 1.8, generator))
     blobs = torch.rand(count, generator=generator) < BLOB_SHARE
     if blobs.any():
         ink[blobs] = _blobs(int(blobs.sum()), generator)
+    if digits is not None and len(digits):
+        in_rows = torch.rand(count, generator=generator) < ROW_SHARE
+        if in_rows.any():
+            ink[in_rows] = digit_rows(digits, int(in_rows.sum()), generator)
     return ink
