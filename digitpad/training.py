@@ -29,6 +29,7 @@ from digitpad.augment import augment_batch
 from digitpad.config import MNIST_MEAN, MNIST_STD, ModelConfig, TrainConfig
 from digitpad.data import MnistTensors, validation_split
 from digitpad.evaluation import evaluate_fully
+from digitpad.habits import add_writing_habits
 from digitpad.models import build_model
 from digitpad.non_digits import non_digit_batch
 
@@ -281,9 +282,13 @@ def fit(
             batch_index = distributed.shard(global_batch, ranks).to(device)
             images = train_images[batch_index]
             labels = train_labels[batch_index]
+            if config.augment:
+                images = (add_writing_habits(images * MNIST_STD + MNIST_MEAN, labels, generator) - MNIST_MEAN) / MNIST_STD
             non_digits = round(config.non_digit_share * len(labels))
             if non_digits:
-                drawings = (non_digit_batch(non_digits, generator).to(device) - MNIST_MEAN) / MNIST_STD
+                # Some are rows of this batch's digits, as when a person writes a number.
+                digit_ink = images.cpu() * MNIST_STD + MNIST_MEAN
+                drawings = (non_digit_batch(non_digits, generator, digit_ink).to(device) - MNIST_MEAN) / MNIST_STD
                 images = torch.cat([images, drawings])
             if config.augment:
                 # The same distortions for both, so drawing style is no clue to which is which.
