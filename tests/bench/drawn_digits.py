@@ -4,9 +4,16 @@ Each sample is drawn with real mouse events (press, moves with the left button
 held, release) on the app's DrawingCanvas at its default pen width (or
 ``--pen-width``), then classified along the app's own path (the canvas's
 strokes redrawn with an even pen -> preprocess -> model). In the same run, the
-same drawing is also classified from the canvas's pixels, with the same
-preprocessing (the app's path before the redraw), and the naive way other
-apps use: the whole canvas shrunk to 28x28.
+same drawing is also classified as a picture: saved as a 280x280 PNG (ink on
+paper and light on dark, alternately) and read the way ``digitpad predict``
+reads a file; from the canvas's pixels, with the same preprocessing (the app's
+path before the redraw); and the naive way other apps use: the whole canvas
+shrunk to 28x28.
+
+``--writers proxy`` draws every sample as a new random writer on a tablet
+(proxy_writers.py: slants, tilts, crossed 7s, hooks, wobbles, dense uneven
+sampling), a proxy for many real writers; ``mnist`` (the default) replays the
+strokes as they are.
 
 The strokes are skeletons of the MNIST test images, sample for sample, so the
 run also classifies those original images with the same model, and splits the
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +39,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
+from proxy_writers import proxy_strokes  # noqa: E402
 from stroke_replay import drag, draw_sample, load_stroke_set  # noqa: E402
+
+PNG_SIDE = 280
+
+
+def saved_picture_prediction(classifier, canvas_image: np.ndarray, number: int, folder: Path):
+    """The drawing as ``digitpad predict`` reads a picture of it: a 280x280 PNG, light on dark for odd
+    ``number``s and ink on paper for even ones, read back from the file."""
+    from PIL import Image, ImageOps
+
+    from digitpad.image_files import read_image
+
+    picture = Image.fromarray(canvas_image).resize((PNG_SIDE, PNG_SIDE), Image.Resampling.LANCZOS)
+    if number % 2 == 0:
+        picture = ImageOps.invert(picture)
+    path = folder / f"{number}.png"
+    picture.save(path)
+    return classifier.predict(read_image(path))
 
 
 def naive_prediction(classifier, canvas_image: np.ndarray):
@@ -127,6 +153,8 @@ def main() -> int:
     parser.add_argument("--placement", choices=("person", "mnist"), default="person",
                         help="person: seeded random size (0.7-1.3x) and position, as people draw; "
                              "mnist: exactly where MNIST's frame puts the digit")
+    parser.add_argument("--writers", choices=("mnist", "proxy"), default="mnist",
+                        help="mnist: the strokes as they are; proxy: each sample as a new random writer on a tablet")
     parser.add_argument("--pen-width", type=float,
                         help="pen width as a fraction of the canvas side (default: the app's default)")
     parser.add_argument("--rotate", type=float, default=0.0, metavar="DEGREES",
@@ -145,6 +173,8 @@ def main() -> int:
     parser.add_argument("--errors-png", type=Path, help="save every drawn error beside its original image here")
     args = parser.parse_args()
     transform = writing_style(args.rotate, args.slant, args.aspect)
+    if args.writers == "proxy" and (transform is not None or args.mouse_step or args.tremor or args.placement != "person"):
+        parser.error("--writers proxy has its own styles, sampling and placement")
 
     from PySide6.QtWidgets import QApplication
 
@@ -170,9 +200,14 @@ def main() -> int:
     placement_rng = np.random.default_rng(args.seed) if args.placement == "person" else None
     tap_rng = np.random.default_rng(args.seed + 1)
     tremor = (args.tremor, np.random.default_rng(args.seed + 2)) if args.tremor > 0 else None
+    writer_rng = np.random.default_rng([args.seed, 19])
+    picture_folder = tempfile.TemporaryDirectory(prefix="digitpad-drawn-")
+    number = iter(range(1, len(chosen) + 1))
     methods = {
         "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
             lambda image: classifier.predict_strokes(canvas.strokes()),
+        f"the same drawing saved as a {PNG_SIDE}x{PNG_SIDE} PNG, read as `digitpad predict` reads it":
+            lambda image: saved_picture_prediction(classifier, image, next(number), Path(picture_folder.name)),
         "the canvas's pixels, the same preprocessing": lambda image: classifier.predict(image, light_ink=True),
         "naive resize of the canvas to 28x28": lambda image: naive_prediction(classifier, image),
     }
@@ -184,7 +219,11 @@ def main() -> int:
         canvas.clear()
         if args.stray_tap:
             drag(canvas, [tuple(tap_rng.uniform(0.0, args.side, size=2))])
-        draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step, tremor)
+        if args.writers == "proxy":
+            for stroke in proxy_strokes(sequences[index], int(labels[index]), args.side, writer_rng):
+                drag(canvas, stroke)
+        else:
+            draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step, tremor)
         image = canvas.to_array()
         for name, predict in methods.items():
             prediction = predict(image)
@@ -195,6 +234,7 @@ def main() -> int:
             print(f"  {count} samples, {time.perf_counter() - started:.0f} s", flush=True)
     elapsed = time.perf_counter() - started
     canvas.close()
+    picture_folder.cleanup()
 
     truth = labels[chosen]
     app_predictions, confidences = (np.array(column) for column in zip(*answers[app_name]))
@@ -203,6 +243,8 @@ def main() -> int:
 
     print(f"\nmodel: {checkpoint_path} ({classifier.describe()})")
     subset = "all" if len(chosen) == len(labels) else f"seeded subset (seed {args.seed})"
+    writers = "each sample a new random writer on a tablet (proxy_writers.py)" if args.writers == "proxy" else "as recorded"
+    print(f"strokes: {writers}")
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
           f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     if transform is not None:
@@ -220,6 +262,12 @@ def main() -> int:
         digits, certainty = (np.array(column) for column in zip(*pairs))
         right, sure = digits == truth, certainty >= UNSURE_BELOW
         print(f"| {name} | {right.mean():.2%} | {1 - sure.mean():.2%} | {right[sure].mean():.2%} |")
+    print()
+    picture_name = list(answers)[1]
+    picture_right = np.array([digit for digit, _ in answers[picture_name]]) == truth
+    print(f"canvas against the saved picture, sample by sample: both right {np.sum(app_right & picture_right)}, "
+          f"only the canvas right {np.sum(app_right & ~picture_right)}, only the picture right "
+          f"{np.sum(~app_right & picture_right)}, both wrong {np.sum(~app_right & ~picture_right)}")
     print()
     print("per-digit accuracy (digitpad):")
     print("  " + "  ".join(f"{d}: {app_right[truth == d].mean():.2%}" for d in range(10)))
