@@ -32,7 +32,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from drawn_digits import saved_picture_prediction  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from stroke_replay import load_stroke_set, strokes_of, to_canvas_points  # noqa: E402
+from stroke_replay import at_mouse_rate, load_stroke_set, strokes_of, to_canvas_points  # noqa: E402
 from writers import CANVAS_SIDE, PEN_WIDTH  # noqa: E402
 
 Points = list[list[tuple[float, float]]]
@@ -40,35 +40,24 @@ Points = list[list[tuple[float, float]]]
 
 def _dense_and_repeated(strokes: Points, rng: np.random.Generator) -> Points:
     """A point every 0.3 px, each one reported twice."""
-    dense = []
-    for stroke in strokes:
-        path = np.asarray(stroke)
-        if len(path) < 2:
-            dense.append(stroke)
-            continue
-        along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))))
-        stops = np.linspace(0.0, along[-1], max(2, int(along[-1] / 0.3) + 1))
-        points = np.column_stack([np.interp(stops, along, path[:, 0]), np.interp(stops, along, path[:, 1])])
-        dense.append([tuple(point) for point in np.repeat(points, 2, axis=0)])
-    return dense
+    return [[point for point in at_mouse_rate(stroke, 0.3) for _ in range(2)] for stroke in strokes]
 
 
 def _hooked_at_pen_down(strokes: Points, rng: np.random.Generator) -> Points:
     """Every stroke starts with a hook 10-20 % of the drawing's height long, bent back."""
     height = float(np.ptp(np.concatenate([np.asarray(s) for s in strokes])[:, 1])) or 1.0
-    hooked = []
-    for stroke in strokes:
-        path = np.asarray(stroke)
+
+    def hooked(stroke: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        path = np.asarray(stroke, dtype=float)
         if len(path) < 2:
-            hooked.append(stroke)
-            continue
+            return stroke
         direction = path[min(3, len(path) - 1)] - path[0]
         direction /= max(float(np.hypot(*direction)), 1e-6)
         side = np.array([-direction[1], direction[0]]) * rng.choice([-1.0, 1.0])
         length = rng.uniform(0.1, 0.2) * height
-        hook = [path[0] + length * (side * t + direction * 0.3 * t) for t in (1.0, 0.6, 0.3)]
-        hooked.append([tuple(point) for point in hook] + list(stroke))
-    return hooked
+        return [tuple(path[0] + length * (side * t + direction * 0.3 * t)) for t in (1.0, 0.6, 0.3)] + list(stroke)
+
+    return [hooked(stroke) for stroke in strokes]
 
 
 def _pen_bounce(strokes: Points, rng: np.random.Generator) -> Points:
