@@ -1,0 +1,52 @@
+"""The shipped model against issue 19's "not a digit" targets, on tests/bench/non_digits.py's drawings.
+
+600 drawn non-digits of families training never shows (Latin letters, words,
+symbols, rows of the MNIST test digits' strokes) must come out "not a digit" or
+"unsure" nine times in ten, while at most 1 % of drawn digits come out "not a
+digit". The benchmark prints the whole trade-off; this keeps the shipped model
+honest about both ends of it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
+
+from digitpad import paths  # noqa: E402
+from digitpad.inference import NOT_A_DIGIT_BELOW, UNSURE_BELOW, Classifier  # noqa: E402
+from non_digits import non_digit_drawings, top_probabilities  # noqa: E402
+from stroke_replay import STROKES_DIR, load_stroke_set, strokes_of  # noqa: E402
+from writers import placed_on_canvas  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not STROKES_DIR.is_dir(), reason="needs ../shared/strokes")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Classifier.from_path(paths.shipped_model_path())
+
+
+@pytest.fixture(scope="module")
+def stroke_set():
+    return load_stroke_set()
+
+
+def test_nine_in_ten_drawn_non_digits_are_not_a_digit_or_unsure(shipped, stroke_set):
+    sequences, _ = stroke_set
+    families = non_digit_drawings(150, sequences, seed=0)
+    top = np.concatenate([top_probabilities(shipped, drawings) for drawings in families.values()])
+    assert len(top) == 600
+    assert np.mean(top < UNSURE_BELOW) >= 0.90
+
+
+def test_at_most_one_drawn_digit_in_a_hundred_is_called_not_a_digit(shipped, stroke_set):
+    sequences, _ = stroke_set
+    rng = np.random.default_rng([0, 1])
+    chosen = rng.choice(len(sequences), 3000, replace=False)
+    digits = [placed_on_canvas(strokes_of(sequences[index]), rng) for index in chosen]
+    assert np.mean(top_probabilities(shipped, digits) < NOT_A_DIGIT_BELOW) <= 0.01
