@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 import torch.nn.functional as F
 
 from digitpad.augment import pen_ink, uniform
