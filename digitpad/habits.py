@@ -4,10 +4,9 @@ Many people write a 1 with a long flag (and sometimes a base), cross their 7s,
 or slash their 0s. MNIST has few such digits, so a model trained on it read a
 flagged 1 as a 7 with confidence (tests/bench/RESULTS.md, "Real handwriting:
 many writers"). Training therefore draws these marks onto a share of its 1s,
-7s and 0s, found
-from each image's own ink: the flag from the top of a 1, the bar across a 7's
-stem, the slash across a 0's box. Every size and angle is drawn at random from
-a wide range, and everything is batched in torch.
+7s and 0s, found from each image's own ink: the flag from the top of a 1, the
+bar across a 7's stem, the slash across a 0's box. Every size and angle is
+drawn at random from a wide range, and everything is batched in torch.
 """
 
 from __future__ import annotations
