@@ -49,7 +49,8 @@ def build_parser() -> Parser:
     train.add_argument("--batch-size", type=positive_int, help=f"images per step ({per_arch('batch_size')})")
     train.add_argument("--epochs", type=positive_int, help=f"passes over the training images ({per_arch('epochs')})")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                       help="randomly rotate, scale, shear, shift, re-stroke and thicken or thin training images "
+                       help="randomly rotate, scale, shear, shift, re-stroke and thicken or thin training images, and "
+                       "flag some 1s, cross some 7s and slash some 0s "
                        f"({per_arch('augment', lambda on: 'on' if on else 'off')})")
     train.add_argument("--non-digits", type=float, metavar="SHARE",
                        help="add random non-digit drawings (grids, spirals, scribbles...), SHARE of each batch, "

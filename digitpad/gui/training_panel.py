@@ -164,7 +164,8 @@ class TrainingPanel(QGroupBox):
         self.epochs_spin.setValue(defaults.epochs)
         self.augment_check = QCheckBox()
         self.augment_check.setObjectName("augment_check")
-        self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing")
+        self.augment_check.setToolTip("Randomly distort training digits so the model copes with hand drawing, "
+                                      "and flag some 1s, cross some 7s and slash some 0s as many people write them")
         self.augment_check.setChecked(defaults.augment)
         self.device_combo = QComboBox()
         self.device_combo.setObjectName("device_combo")
