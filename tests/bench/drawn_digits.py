@@ -41,6 +41,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from bench_process import SHARED_MNIST  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
 from stroke_replay import drag, draw_sample, load_stroke_set  # noqa: E402
+from writers import style_map  # noqa: E402
 
 PNG_SIDE = 280
 
@@ -125,14 +126,10 @@ def save_error_sheet(path: Path, test_images, chosen, truth, app_predictions, mo
 
 
 def writing_style(rotate_degrees: float, slant: float, aspect: float) -> np.ndarray | None:
-    """A 2x2 map (x right, y down) that turns, slants and stretches a digit; None for none."""
+    """writers.style_map's turn, slant and stretch; None for none, so the strokes are replayed untouched."""
     if rotate_degrees == 0 and slant == 0 and aspect == 1:
         return None
-    angle = np.radians(rotate_degrees)
-    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    lean = np.array([[1.0, -slant], [0.0, 1.0]])  # y grows downwards: higher points move right
-    stretch = np.array([[aspect, 0.0], [0.0, 1.0]])
-    return turn @ lean @ stretch
+    return style_map(rotate_degrees, slant, aspect)
 
 
 def print_confusion(labels: np.ndarray, predictions: np.ndarray) -> None:
@@ -202,14 +199,15 @@ def main() -> int:
     tremor = (args.tremor, np.random.default_rng(args.seed + 2)) if args.tremor > 0 else None
     writer_rng = np.random.default_rng([args.seed, 19])
     picture_folder = tempfile.TemporaryDirectory(prefix="digitpad-drawn-")
-    number = iter(range(1, len(chosen) + 1))
+    # Each way of reading is given the canvas's pixels and the sample's number (from 1).
     methods = {
         "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
-            lambda image: classifier.predict_strokes(canvas.strokes()),
+            lambda image, number: classifier.predict_strokes(canvas.strokes()),
         f"the same drawing saved as a {PNG_SIDE}x{PNG_SIDE} PNG, read as `digitpad predict` reads it":
-            lambda image: saved_picture_prediction(classifier, image, next(number), Path(picture_folder.name)),
-        "the canvas's pixels, the same preprocessing": lambda image: classifier.predict(image, light_ink=True),
-        "naive resize of the canvas to 28x28": lambda image: naive_prediction(classifier, image),
+            lambda image, number: saved_picture_prediction(classifier, image, number, Path(picture_folder.name)),
+        "the canvas's pixels, the same preprocessing":
+            lambda image, number: classifier.predict(image, light_ink=True),
+        "naive resize of the canvas to 28x28": lambda image, number: naive_prediction(classifier, image),
     }
     answers = {name: [] for name in methods}  # (digit, confidence) per sample; digit -1 = no answer
     app_name = next(iter(methods))
@@ -226,7 +224,7 @@ def main() -> int:
             draw_sample(canvas, sequences[index], placement_rng, transform, args.mouse_step, tremor)
         image = canvas.to_array()
         for name, predict in methods.items():
-            prediction = predict(image)
+            prediction = predict(image, count)
             answers[name].append((-1, 0.0) if prediction is None else (prediction.digit, prediction.confidence))
             if name == app_name:
                 model_inputs.append(np.zeros((28, 28), np.float32) if prediction is None else prediction.model_input)
