@@ -67,14 +67,24 @@ def to_canvas_points(
     return [[tuple(target + (point - centre) * scale) for point in stroke] for stroke in strokes]
 
 
+def distances_along(path: np.ndarray) -> np.ndarray:
+    """How far along a (K, 2) path each of its points lies: 0 for the first, its length for the last."""
+    return np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))))
+
+
+def points_at(path: np.ndarray, along: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """(N, 2): the points at distances ``stops`` along ``path``, whose points lie at ``along``."""
+    return np.column_stack([np.interp(stops, along, path[:, 0]), np.interp(stops, along, path[:, 1])])
+
+
 def at_mouse_rate(points: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
     """The same path with a point every ``step`` pixels along it, as a mouse that reports often records it."""
     path = np.asarray(points, dtype=np.float64)
     if len(path) < 2:
         return list(points)
-    along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))))
+    along = distances_along(path)
     stops = np.linspace(0.0, along[-1], max(2, int(along[-1] / step) + 1))
-    return list(zip(np.interp(stops, along, path[:, 0]), np.interp(stops, along, path[:, 1])))
+    return [tuple(point) for point in points_at(path, along, stops)]
 
 
 def send_mouse_event(widget, kind, point: tuple[float, float], button, buttons) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stroke_replay import strokes_of, to_canvas_points
+from stroke_replay import distances_along, points_at, strokes_of, to_canvas_points
 from writers import continental_one, crossed_seven, flagged_one, slashed_zero, style_map, upright
 
 # (digit, shape, how often a writer draws it that way)
@@ -48,14 +48,14 @@ def _tablet_sampled(points: list[tuple[float, float]], rng: np.random.Generator)
     path = np.asarray(points, dtype=np.float64)
     if len(path) < 2:
         return [tuple(point) for point in path]
-    along = np.concatenate(([0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))))
+    along = distances_along(path)
     spacing = rng.uniform(0.5, 3.0)
     count = max(2, int(along[-1] / spacing) + 1)
     # Evenly spaced in time; the pen speeds up and slows down along the stroke.
     time = np.linspace(0.0, 1.0, count)
     progress = time - np.sin(2 * np.pi * time) / (2 * np.pi)
     stops = progress * along[-1]
-    sampled = np.column_stack([np.interp(stops, along, path[:, 0]), np.interp(stops, along, path[:, 1])])
+    sampled = points_at(path, along, stops)
     repeats = rng.random(len(sampled)) < 0.05
     return [tuple(point) for point in np.repeat(sampled, np.where(repeats, 2, 1), axis=0)]
 
