@@ -74,9 +74,9 @@ def add_writing_habits(ink: torch.Tensor, labels: torch.Tensor, generator: torch
     width = shape["right"] - shape["left"]
     slash = _segment(shape["left"] + 0.15 * width, shape["bottom"] + 0.1 * height,
                      shape["right"] - 0.15 * width, shape["top"] - 0.1 * height)
-    pick = [kind_flag.view(-1, 1), kind_cross.view(-1, 1)]
-    starts = torch.where(pick[0], flag[0], torch.where(pick[1], bar[0], slash[0]))
-    ends = torch.where(pick[0], flag[1], torch.where(pick[1], bar[1], slash[1]))
+    is_flag, is_bar = kind_flag.view(-1, 1), kind_cross.view(-1, 1)
+    starts = torch.where(is_flag, flag[0], torch.where(is_bar, bar[0], slash[0]))
+    ends = torch.where(is_flag, flag[1], torch.where(is_bar, bar[1], slash[1]))
     base_half = uniform(chosen_count, 0.15, 0.3, generator) * height
     base = _segment(shape["bottom_x"] - base_half, shape["bottom"], shape["bottom_x"] + base_half, shape["bottom"])
     with_base = kind_flag & (torch.rand(chosen_count, generator=generator) < BASE_SHARE)
