@@ -87,6 +87,20 @@ def at_mouse_rate(points: list[tuple[float, float]], step: float) -> list[tuple[
     return [tuple(point) for point in points_at(path, along, stops)]
 
 
+def redraw_at(span: int | None = None, pen: int | None = None) -> None:
+    """Make ``digitpad.strokes`` redraw drawings ``span`` px across (its pen and step scaled with it), or
+    with a ``pen`` px wide, for comparing redraws in one run; None keeps the app's."""
+    from digitpad import strokes
+
+    if span is not None:
+        scale = span / strokes.REDRAW_SPAN_PX
+        strokes.REDRAW_SPAN_PX = span
+        strokes.REDRAW_PEN_PX = round(strokes.REDRAW_PEN_PX * scale)
+        strokes.REDRAW_STEP_PX *= scale
+    if pen is not None:
+        strokes.REDRAW_PEN_PX = pen
+
+
 def send_mouse_event(widget, kind, point: tuple[float, float], button, buttons) -> None:
     """One real QMouseEvent at ``point`` (widget coordinates), delivered to ``widget``."""
     from PySide6.QtCore import QPointF, Qt

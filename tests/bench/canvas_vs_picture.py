@@ -15,6 +15,7 @@ events: fast, and every point kept), so the picture is the canvas's own
 rendering. tests/bench/drawn_digits.py drives real mouse drags instead.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/canvas_vs_picture.py [--limit 2000] [--checkpoint PATH]
+        [--redraw-span PX] [--redraw-pen PX]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from drawn_digits import saved_picture_prediction  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from stroke_replay import at_mouse_rate, load_stroke_set, strokes_of, to_canvas_points  # noqa: E402
+from stroke_replay import at_mouse_rate, load_stroke_set, redraw_at, strokes_of, to_canvas_points  # noqa: E402
 from writers import CANVAS_SIDE, PEN_WIDTH  # noqa: E402
 
 Points = list[list[tuple[float, float]]]
@@ -94,8 +95,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=2000, help="samples per variant (a seeded random subset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", type=Path, help="model to measure (default: the shipped model)")
+    parser.add_argument("--redraw-span", type=int, metavar="PX",
+                        help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX, "
+                             "the pen and the step between points scaled with it")
     parser.add_argument("--redraw-pen", type=int, metavar="PX",
-                        help="redraw the strokes with this pen instead of digitpad.strokes.REDRAW_PEN_PX (of a 50 px span)")
+                        help="redraw the strokes with this pen instead of digitpad.strokes.REDRAW_PEN_PX")
     args = parser.parse_args()
 
     import torch
@@ -107,10 +111,9 @@ def main() -> int:
     from digitpad.strokes import Stroke
 
     torch.set_num_threads(1)  # as the app reads drawings
-    if args.redraw_pen is not None:
-        from digitpad import strokes as stroke_module
+    from digitpad import strokes as stroke_module
 
-        stroke_module.REDRAW_PEN_PX = args.redraw_pen
+    redraw_at(args.redraw_span, args.redraw_pen)
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
     sequences, labels = load_stroke_set()
     chosen = np.sort(np.random.default_rng(args.seed).choice(len(labels), min(args.limit, len(labels)), replace=False))
@@ -128,8 +131,7 @@ def main() -> int:
                 for stroke in points if stroke]
 
     print(f"model: {classifier.describe()}")
-    if args.redraw_pen is not None:
-        print(f"strokes redrawn with a {args.redraw_pen:g} px pen on a 50 px span (the app: 7)")
+    print(f"strokes redrawn {stroke_module.REDRAW_SPAN_PX} px across with a {stroke_module.REDRAW_PEN_PX} px pen")
     print(f"{len(chosen)} MNIST-strokes samples per row (seed {args.seed}); canvas {CANVAS_SIDE} px, pen {PEN_WIDTH} of it; "
           f"picture: the canvas's pixels as a 280x280 PNG read as `digitpad predict` reads it\n")
     print("| strokes | canvas (app) | picture (predict) | only the canvas right | only the picture right |")

@@ -21,7 +21,7 @@ drawn errors into those MNIST's own image gets wrong too and those lost when
 the digit was thinned to strokes. ``--errors-png`` saves every drawn error
 beside its original image, to look at.
 
-    QT_QPA_PLATFORM=offscreen python tests/bench/drawn_digits.py [--limit N] [--checkpoint PATH]
+    QT_QPA_PLATFORM=offscreen python tests/bench/drawn_digits.py [--limit N] [--checkpoint PATH] [--redraw-span PX]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from stroke_replay import drag, draw_sample, load_stroke_set  # noqa: E402
+from stroke_replay import drag, draw_sample, load_stroke_set, redraw_at  # noqa: E402
 from writers import style_map  # noqa: E402
 
 PNG_SIDE = 280
@@ -167,6 +167,8 @@ def main() -> int:
                         help="click once at a random spot on the canvas before each digit, as a click to focus the window")
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST,
                         help="MNIST folder, for the original test images the strokes were made from")
+    parser.add_argument("--redraw-span", type=int, metavar="PX",
+                        help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX (to compare)")
     parser.add_argument("--errors-png", type=Path, help="save every drawn error beside its original image here")
     args = parser.parse_args()
     transform = writing_style(args.rotate, args.slant, args.aspect)
@@ -175,10 +177,11 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from digitpad import paths
+    from digitpad import paths, strokes
     from digitpad.gui.canvas import DrawingCanvas
     from digitpad.inference import UNSURE_BELOW, Classifier
 
+    redraw_at(args.redraw_span)
     sequences, labels = load_stroke_set()
     chosen = np.arange(len(labels))
     if args.limit < len(labels):
@@ -242,7 +245,7 @@ def main() -> int:
     print(f"\nmodel: {checkpoint_path} ({classifier.describe()})")
     subset = "all" if len(chosen) == len(labels) else f"seeded subset (seed {args.seed})"
     writers = "each sample a new random writer on a tablet (proxy_writers.py)" if args.writers == "proxy" else "as recorded"
-    print(f"strokes: {writers}")
+    print(f"strokes: {writers}; redrawn {strokes.REDRAW_SPAN_PX} px across with a {strokes.REDRAW_PEN_PX} px pen")
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
           f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     if transform is not None:

@@ -11,7 +11,7 @@ placed on the canvas at a size people draw; it is then read along the canvas's
 own path (``digitpad.strokes.to_mnist_image``, the function the canvas calls).
 The digits are the 10,000 MNIST test digits' strokes, placed the same way.
 
-    python tests/bench/non_digits.py [--per-family 150] [--checkpoint PATH]
+    python tests/bench/non_digits.py [--per-family 150] [--checkpoint PATH] [--redraw-span PX]
 
 The drawings are for measuring only; they never go into training.
 """
@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stroke_replay import load_stroke_set, strokes_of  # noqa: E402
+from stroke_replay import load_stroke_set, redraw_at, strokes_of  # noqa: E402
 from writers import placed_on_canvas  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -133,6 +133,8 @@ def main() -> int:
     parser.add_argument("--per-family", type=int, default=150, help="drawings of each of the four families")
     parser.add_argument("--checkpoint", type=Path, help="model to measure (default: the shipped model)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--redraw-span", type=int, metavar="PX",
+                        help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX (to compare)")
     args = parser.parse_args()
 
     import torch
@@ -142,6 +144,7 @@ def main() -> int:
 
     torch.set_num_threads(1)  # as the app reads drawings: one thread on the GUI's
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
+    redraw_at(args.redraw_span)
     sequences, labels = load_stroke_set()
     families = non_digit_drawings(args.per_family, sequences, args.seed)
     rng = np.random.default_rng([args.seed, 1])
