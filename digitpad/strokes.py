@@ -18,16 +18,19 @@ from itertools import chain
 
 import numpy as np
 
-# The drawing's longer side when redrawn, in pixels. to_mnist_image then
-# shrinks it to MNIST's 20 px box, which smooths the edges.
-REDRAW_SPAN_PX = 50
+# The drawing's longer side when redrawn, in pixels; to_mnist_image then
+# shrinks it to MNIST's 20 px box, which smooths the edges. PIL does not
+# antialias, and at 50 px its coarse strokes made drawings with hooks read
+# worse than a picture of the canvas; at 150 px most of that gap closes, for
+# 0.3 ms more a drawing (tests/bench/RESULTS.md, "The redraw's size").
+REDRAW_SPAN_PX = 150
 # 0.14 of the span: on the 20 px box the strokes are then as wide as a typical
 # MNIST digit's (2.6 px of ink per skeleton pixel, the median over 10,000
 # training digits).
-REDRAW_PEN_PX = 7
+REDRAW_PEN_PX = 21
 # Along a stroke, one point per this many of the redraw's pixels is drawn:
 # 0.8 px once shrunk to the 20 px box, below what the model can see.
-REDRAW_STEP_PX = 2.0
+REDRAW_STEP_PX = 6.0
 # Strokes with no more points than this are drawn as they are: thinning them
 # would cost more than it saves.
 _FEW_POINTS = 64

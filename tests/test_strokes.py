@@ -149,7 +149,7 @@ def test_a_long_stroke_is_drawn_with_a_corner_per_step_not_per_point(monkeypatch
     monkeypatch.setattr(ImageDraw.ImageDraw, "line", counting_line)
     turn = np.linspace(0.0, 2.0 * np.pi, 3000)
     redraw([Stroke(0.08, list(zip(0.5 + 0.25 * np.cos(turn), 0.5 + 0.25 * np.sin(turn))))])
-    # A circle 50 px across is about 157 px round: one corner per 2 px, not 3,000.
+    # A circle REDRAW_SPAN_PX across is about pi times that round: one corner per step, not 3,000.
     assert drawn_points and max(drawn_points) <= 100
 
 
@@ -160,7 +160,8 @@ def test_the_redraw_draws_one_corner_per_step_of_the_stroke_and_keeps_its_ends()
     kept = _thinned(along_a_line, REDRAW_STEP_PX)
     assert len(kept) == pytest.approx(100.0 / REDRAW_STEP_PX + 1, abs=1)
     assert np.array_equal(kept[0], along_a_line[0]) and np.array_equal(kept[-1], along_a_line[-1])
-    assert np.diff(kept[:, 0]).min() >= REDRAW_STEP_PX - 0.1 - 1e-9
+    # Every kept point is a step past the one before, but the last, which ends the line.
+    assert np.diff(kept[:-1, 0]).min() >= REDRAW_STEP_PX - 0.1 - 1e-9
     # Points already a step apart are all kept.
     spaced = along_a_line[:: int(10 * REDRAW_STEP_PX)]
     assert np.array_equal(_thinned(spaced, REDRAW_STEP_PX), spaced)
