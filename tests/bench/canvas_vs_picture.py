@@ -34,7 +34,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from drawn_digits import saved_picture_prediction  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
 from stroke_replay import at_mouse_rate, load_stroke_set, redraw_at, strokes_of, to_canvas_points  # noqa: E402
-from writers import CANVAS_SIDE, PEN_WIDTH  # noqa: E402
+from writers import CANVAS_SIDE, PEN_WIDTH, recorded  # noqa: E402
 
 Points = list[list[tuple[float, float]]]
 
@@ -108,7 +108,6 @@ def main() -> int:
     from digitpad import paths
     from digitpad.gui.canvas import DrawingCanvas
     from digitpad.inference import Classifier
-    from digitpad.strokes import Stroke
 
     torch.set_num_threads(1)  # as the app reads drawings
     from digitpad import strokes as stroke_module
@@ -124,11 +123,6 @@ def main() -> int:
     canvas.resize(CANVAS_SIDE, CANVAS_SIDE)
     canvas.show()
     app.processEvents()
-    half = CANVAS_SIDE / 2
-
-    def as_recorded(points: Points) -> list[Stroke]:
-        return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in stroke])
-                for stroke in points if stroke]
 
     print(f"model: {classifier.describe()}")
     print(f"strokes redrawn {stroke_module.REDRAW_SPAN_PX} px across with a {stroke_module.REDRAW_PEN_PX} px pen")
@@ -147,7 +141,7 @@ def main() -> int:
                     points = proxy_strokes(sequences[index], int(labels[index]), CANVAS_SIDE, rng)
                     if change is not None:
                         points = change(points, rng)
-                strokes = as_recorded(points)
+                strokes = recorded(points)
                 canvas.restore(strokes)
                 from_strokes = classifier.predict_strokes(strokes)
                 from_picture = saved_picture_prediction(classifier, canvas.to_array(), number, Path(folder))

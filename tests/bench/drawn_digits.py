@@ -203,10 +203,11 @@ def main() -> int:
     writer_rng = np.random.default_rng([args.seed, 19])
     picture_folder = tempfile.TemporaryDirectory(prefix="digitpad-drawn-")
     # Each way of reading is given the canvas's pixels and the sample's number (from 1).
+    picture_name = f"the same drawing saved as a {PNG_SIDE}x{PNG_SIDE} PNG, read as `digitpad predict` reads it"
     methods = {
         "digitpad (strokes redrawn with an even pen; crop, fit 20x20, centre of mass)":
             lambda image, number: classifier.predict_strokes(canvas.strokes()),
-        f"the same drawing saved as a {PNG_SIDE}x{PNG_SIDE} PNG, read as `digitpad predict` reads it":
+        picture_name:
             lambda image, number: saved_picture_prediction(classifier, image, number, Path(picture_folder.name)),
         "the canvas's pixels, the same preprocessing":
             lambda image, number: classifier.predict(image, light_ink=True),
@@ -264,7 +265,6 @@ def main() -> int:
         right, sure = digits == truth, certainty >= UNSURE_BELOW
         print(f"| {name} | {right.mean():.2%} | {1 - sure.mean():.2%} | {right[sure].mean():.2%} |")
     print()
-    picture_name = list(answers)[1]
     picture_right = np.array([digit for digit, _ in answers[picture_name]]) == truth
     print(f"canvas against the saved picture, sample by sample: both right {np.sum(app_right & picture_right)}, "
           f"only the canvas right {np.sum(app_right & ~picture_right)}, only the picture right "

@@ -111,9 +111,15 @@ class Writer:
 def placed_on_canvas(strokes: list[np.ndarray], rng: np.random.Generator) -> list[Stroke]:
     """Strokes in MNIST's 28-pixel frame, placed on the canvas as a person draws
     (stroke_replay.to_canvas_points) and recorded in the canvas's unit coordinates with its default pen."""
+    return recorded(to_canvas_points(strokes, CANVAS_SIDE, CANVAS_SIDE, rng))
+
+
+def recorded(points: list[list[tuple[float, float]]]) -> list[Stroke]:
+    """Strokes in pixels of the CANVAS_SIDE canvas as the canvas records them: in its unit coordinates,
+    with its default pen (empty strokes left out)."""
     half = CANVAS_SIDE / 2
-    return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in points])
-            for points in to_canvas_points(strokes, CANVAS_SIDE, CANVAS_SIDE, rng)]
+    return [Stroke(PEN_WIDTH, [((x - half) / CANVAS_SIDE, (y - half) / CANVAS_SIDE) for x, y in stroke])
+            for stroke in points if stroke]
 
 
 # No style of its own: the digits as the stroke set has them, deskewed.
