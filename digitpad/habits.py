@@ -16,10 +16,16 @@ import torch
 from digitpad.augment import uniform
 from digitpad.non_digits import draw_segments
 
-FLAGGED_ONE_SHARE = 0.3
+FLAGGED_ONE_SHARE = 0.5
 BASE_SHARE = 0.4  # of the flagged 1s
 CROSSED_SEVEN_SHARE = 0.3
 SLASHED_ZERO_SHARE = 0.05
+# Ranges, as shares of the digit's height: how far a 1's flag reaches to the left
+# (falling 0.45 to 1.2 times that, 24 to 50 degrees: long, flat flags are common
+# where 7s are crossed), and half a 7's bar.
+FLAG_REACH = (0.15, 0.6)
+FLAG_FALL = (0.45, 1.2)
+BAR_HALF = (0.12, 0.36)
 _INKED = 0.3
 
 
@@ -45,6 +51,11 @@ def _ink_geometry(ink: torch.Tensor) -> dict[str, torch.Tensor]:
     return {name: value + 0.5 for name, value in found.items()}
 
 
+def _within(bounds: tuple[float, float], fraction: torch.Tensor) -> torch.Tensor:
+    low, high = bounds
+    return low + (high - low) * fraction
+
+
 def _segment(start_x, start_y, end_x, end_y) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([start_x, start_y], dim=-1), torch.stack([end_x, end_y], dim=-1)
 
@@ -64,13 +75,14 @@ def add_writing_habits(ink: torch.Tensor, labels: torch.Tensor, generator: torch
     kind_flag, kind_cross = flagged[chosen].cpu(), crossed[chosen].cpu()
     height = (shape["bottom"] - shape["top"]).clamp(min=4.0)
     chosen_count = len(chosen)
-    size = uniform(chosen_count, 0.15, 0.45, generator) * height
-    # A flag falls at 30 to 50 degrees; flatter, it would be a 7's bar.
-    drop = uniform(chosen_count, 0.6, 1.2, generator) * size
+    mark_size = torch.rand(chosen_count, generator=generator)
+    reach = _within(FLAG_REACH, mark_size) * height
+    bar_half = _within(BAR_HALF, mark_size) * height
+    drop = uniform(chosen_count, *FLAG_FALL, generator) * reach
 
     # Two segments each: the mark itself, and a 1's base (unused for the others).
-    flag = _segment(shape["top_x"] - size, shape["top"] + drop, shape["top_x"], shape["top"])
-    bar = _segment(shape["waist_x"] - size * 0.8, shape["waist"], shape["waist_x"] + size * 0.8, shape["waist"])
+    flag = _segment(shape["top_x"] - reach, shape["top"] + drop, shape["top_x"], shape["top"])
+    bar = _segment(shape["waist_x"] - bar_half, shape["waist"], shape["waist_x"] + bar_half, shape["waist"])
     width = shape["right"] - shape["left"]
     slash = _segment(shape["left"] + 0.15 * width, shape["bottom"] + 0.1 * height,
                      shape["right"] - 0.15 * width, shape["top"] - 0.1 * height)

@@ -59,3 +59,19 @@ def test_about_the_stated_share_of_ones_is_flagged_and_a_seed_repeats_it():
     assert torch.equal(first, again)
     share = (first != ink).flatten(1).any(1).float().mean()
     assert abs(share - habits.FLAGGED_ONE_SHARE) < 0.06
+
+
+def test_flags_range_from_short_and_steep_to_long_and_flat(always):
+    # The stem spans rows 4-23 and columns 13-14: its top's middle is at (14, 4).
+    ink = _upright_one().expand(300, 1, 28, 28).clone()
+    out = add_writing_habits(ink, torch.ones(300, dtype=torch.long), torch.Generator().manual_seed(2))
+    reaches, angles = [], []
+    for added in (out - ink)[:, 0] > 0.5:
+        rows, columns = added.nonzero(as_tuple=True)
+        tip = columns.argmin()
+        reach, fall = 14.0 - columns[tip].item(), rows[tip].item() + 0.5 - 4.0
+        reaches.append(reach / 20)
+        angles.append(torch.atan2(torch.tensor(fall), torch.tensor(reach)).rad2deg().item())
+    assert min(reaches) < 0.25 and max(reaches) > 0.5, "short flags and long ones"
+    assert min(angles) < 30 and max(angles) > 45, "flat flags and steep ones"
+    assert 15 < min(angles) and max(angles) < 60, "never as flat as a 7's top, never a stroke down"
