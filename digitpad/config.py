@@ -18,7 +18,8 @@ IMAGE_SIDE = 28
 NUM_CLASSES = 10
 INPUT_SIZE = IMAGE_SIDE * IMAGE_SIDE
 
-ARCHITECTURES = ("cnn", "mlp")
+# "cnn" is the default two-layer CNN, "vgg" the deeper one the shipped model uses.
+ARCHITECTURES = ("cnn", "vgg", "mlp")
 OPTIMIZERS = ("adam", "sgd")
 # Where to train and classify: "auto" takes a CUDA GPU if there is one, then
 # Apple's GPU (MPS), else the CPU (see digitpad.devices).
@@ -32,7 +33,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ModelConfig:
     """What to build. ``hidden`` and ``dropout`` shape the study note's MLP;
-    ``channels`` and ``dropout`` shape the CNN."""
+    ``channels`` and ``dropout`` shape the CNNs."""
 
     arch: str = "cnn"
     hidden: tuple[int, ...] = (512, 256)
@@ -49,7 +50,7 @@ class ModelConfig:
         if any(h < 1 or h > 8192 for h in self.hidden):
             raise ConfigError("hidden layer sizes must be between 1 and 8192")
         if len(self.channels) != 2 or any(c < 1 or c > 512 for c in self.channels):
-            raise ConfigError("the CNN takes two channel counts between 1 and 512")
+            raise ConfigError("the CNNs take two channel counts between 1 and 512")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError("dropout must be at least 0 and below 1")
         object.__setattr__(self, "dropout", float(self.dropout))
@@ -69,7 +70,8 @@ class ModelConfig:
         if self.arch == "mlp":
             sizes = "→".join(str(s) for s in (INPUT_SIZE, *self.hidden, NUM_CLASSES))
             return f"MLP {sizes}, dropout {self.dropout:g}"
-        return f"CNN {self.channels[0]}/{self.channels[1]} channels, dropout {self.dropout:g}"
+        name = "deep CNN" if self.arch == "vgg" else "CNN"
+        return f"{name} {self.channels[0]}/{self.channels[1]} channels, dropout {self.dropout:g}"
 
 
 def parse_sizes(text: str, what: str = "hidden layer sizes", example: str = "512,256") -> tuple[int, ...]:
@@ -89,6 +91,7 @@ def parse_sizes(text: str, what: str = "hidden layer sizes", example: str = "512
 # Where an architecture's best settings differ from TrainConfig's defaults.
 ARCH_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {},
+    "vgg": {},
     "mlp": {"augment": False, "batch_size": 512, "lr": 0.003, "epochs": 10},
 }
 

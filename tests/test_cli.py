@@ -129,14 +129,16 @@ def test_train_with_out_leaves_the_current_model_alone(capsys, fake_mnist, tmp_p
     assert paths.current_model_path() == paths.shipped_model_path()
 
 
-def test_train_the_cnn(capsys, fake_mnist, tmp_path):
-    status, out, err = run(capsys, "train", "--arch", "cnn", "--channels", "4,8", "--epochs", "1", "--no-augment",
+@pytest.mark.parametrize("arch, name", [("cnn", "a CNN 4/8"), ("vgg", "a deep CNN 4/8")])
+def test_train_the_cnns(capsys, fake_mnist, tmp_path, arch, name):
+    status, out, err = run(capsys, "train", "--arch", arch, "--channels", "4,8", "--epochs", "1", "--no-augment",
                            "--optimizer", "sgd", "--lr", "0.05", "--data-dir", str(fake_mnist["root"]),
                            "--out", str(tmp_path / "cnn.pt"))
     assert status == 0, err
+    assert f"training {name} channels" in err
     assert TEST_ACCURACY_LINE.match(out.strip().splitlines()[-1])
     loaded = checkpoint.load(tmp_path / "cnn.pt")
-    assert loaded.model_config.channels == (4, 8)
+    assert loaded.model_config.arch == arch and loaded.model_config.channels == (4, 8)
     assert loaded.train_config["optimizer"] == "sgd" and loaded.train_config["augment"] is False
 
 

@@ -89,6 +89,21 @@ def test_the_events_are_trainings_own(trained, drawings, data):
     assert history["val_accuracy"][-2:] == [v.accuracy for v in validations]
 
 
+def test_teaching_the_deep_cnn_keeps_all_four_convolutions(drawings, data):
+    config = TrainConfig.defaults_for("vgg", channels=(4, 8), epochs=1, batch_size=64, validation_size=100,
+                                      augment=False)
+    deep = list(fit(config, data))[-1]
+
+    result = run(deep, drawings, data)[-1]
+
+    assert result.model_config.arch == "vgg"
+    for layer in ("conv1", "conv2", "conv3", "conv4"):
+        number = layer[-1]
+        assert torch.equal(result.state_dict[f"{layer}.weight"], deep.state_dict[f"{layer}.weight"])
+        assert torch.equal(result.state_dict[f"bn{number}.running_var"], deep.state_dict[f"bn{number}.running_var"])
+    assert not torch.equal(result.state_dict["fc1.weight"], deep.state_dict["fc1.weight"])
+
+
 def test_teaching_is_deterministic(trained, drawings, data):
     first, second = run(trained, drawings, data)[-1], run(trained, drawings, data)[-1]
     assert all(torch.equal(first.state_dict[key], second.state_dict[key]) for key in first.state_dict)

@@ -33,15 +33,16 @@ def build_parser() -> Parser:
         cnn_value, mlp_value = getattr(cnn, name), getattr(mlp, name)
         if cnn_value == mlp_value:
             return f"default {show(cnn_value)}"
-        return f"default {show(cnn_value)} for the CNN, {show(mlp_value)} for the MLP"
+        return f"default {show(cnn_value)} for the CNNs, {show(mlp_value)} for the MLP"
 
     # Unset options (None) take the chosen architecture's defaults from TrainConfig.defaults_for.
     train.add_argument("--arch", choices=ARCHITECTURES,
-                       help=f"network: the study note's MLP or the CNN (default {defaults.model.arch})")
+                       help="network: cnn, two 5x5 convolution layers; vgg, the deeper CNN the shipped model is (four 3x3 "
+                       f"layers, 1.7x the work); or the study note's mlp (default {defaults.model.arch})")
     train.add_argument("--hidden", type=sizes_option("hidden layer sizes", "512,256"), metavar="SIZES",
                        help=f"MLP hidden layer sizes (default {','.join(map(str, defaults.model.hidden))})")
     train.add_argument("--channels", type=sizes_option("channel counts", "16,32"), metavar="C1,C2",
-                       help=f"CNN channel counts (default {','.join(map(str, defaults.model.channels))})")
+                       help=f"the CNNs' channel counts (default {','.join(map(str, defaults.model.channels))})")
     train.add_argument("--dropout", type=float, help=f"dropout probability (default {defaults.model.dropout:g})")
     train.add_argument("--optimizer", choices=OPTIMIZERS,
                        help=f"optimizer ({per_arch('optimizer')}; sgd uses momentum)")

@@ -410,6 +410,13 @@ def test_picking_a_network_brings_its_own_defaults(window):
     config = window.training_panel.build_train_config()
     assert config.model.arch == "mlp" and config.lr == pytest.approx(mlp.lr)
 
+    combo.setCurrentIndex(combo.findData("vgg"))
+    combo.activated.emit(combo.currentIndex())
+    deep = TrainConfig.defaults_for("vgg")
+    assert window.training_panel.batch_spin.value() == deep.batch_size
+    assert window.training_panel.augment_check.isChecked() and not window.training_panel.hidden_edit.isEnabled()
+    assert window.training_panel.build_train_config().model == deep.model
+
 
 def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatch):
     """A machine where one prediction takes 30 ms gets live predictions about every 60 ms, not every frame."""
