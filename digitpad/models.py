@@ -43,7 +43,31 @@ class Network(nn.Module):
         return F.log_softmax(self.logits(x), dim=1)
 
 
-class DigitCNN(nn.Module):
+class _ConvolutionsThenClassifier(nn.Module):
+    """What the two CNNs share: the classifier after their convolutions, and ``forward``.
+
+    Each CNN makes its own layers, in its own order, so a seed gives the same weights.
+    """
+
+    fc1: nn.Linear
+    dropout: nn.Dropout
+    fc2: nn.Linear
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def classified(self, features: torch.Tensor) -> torch.Tensor:
+        """The scores of the last stage's features, (B, C, 7, 7)."""
+        x = features.flatten(start_dim=1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout(x)
+        return self.fc2(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.logits(x), dim=1)
+
+
+class DigitCNN(_ConvolutionsThenClassifier):
     """A small CNN chosen for accuracy per CPU second.
 
     Two 5x5 stages (conv, batch norm, 2x2 max-pool, ReLU) take 28x28 to 7x7;
@@ -81,16 +105,10 @@ class DigitCNN(nn.Module):
         x = self.bn2(x)
         x = F.max_pool2d(x, 2)
         x = F.relu(x)
-        x = x.flatten(start_dim=1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout(x)
-        return self.fc2(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.logits(x), dim=1)
+        return self.classified(x)
 
 
-class VggCNN(nn.Module):
+class VggCNN(_ConvolutionsThenClassifier):
     """A deeper CNN in VGG's style: two stages of two 3x3 convolutions (each
     with batch norm and ReLU), a 2x2 max-pool closing each stage, then the
     same classifier as DigitCNN.
@@ -134,13 +152,7 @@ class VggCNN(nn.Module):
         x = self.bn4(x)
         x = F.max_pool2d(x, 2)
         x = F.relu(x)
-        x = x.flatten(start_dim=1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout(x)
-        return self.fc2(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.logits(x), dim=1)
+        return self.classified(x)
 
 
 def _batch_norm_folded(model: nn.Module, layers: int) -> nn.Module:
