@@ -48,7 +48,7 @@ def test_train_help_shows_the_defaults(capsys):
     status, out, _ = run(capsys, "train", "--help")
     assert status == 0
     assert "--no-augment" in out and "--batch-size" in out
-    assert "default 128 for the CNN, 512 for the MLP" in " ".join(out.split())
+    assert "default 128 for the CNNs, 512 for the MLP" in " ".join(out.split())
 
 
 def test_train_takes_the_chosen_architectures_defaults():
