@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from digitpad.config import ModelConfig
-from digitpad.models import DigitCNN, VggCNN, build_model
+from digitpad.models import ConvolutionsThenClassifier, build_model
 from digitpad.preprocess import normalize, to_mnist_image
 from digitpad.strokes import Stroke
 from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
@@ -56,7 +56,7 @@ class Classifier:
 
     def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None,
                  device: torch.device | str = "cpu"):
-        if isinstance(model, (DigitCNN, VggCNN)):
+        if isinstance(model, ConvolutionsThenClassifier):
             # Batch norm folded into the convolutions, and channels-last below:
             # two operations fewer and a faster layout per drawing, with the
             # same answers (tests/bench/RESULTS.md, "Figures behind the code's choices").

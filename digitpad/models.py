@@ -43,15 +43,32 @@ class Network(nn.Module):
         return F.log_softmax(self.logits(x), dim=1)
 
 
-class _ConvolutionsThenClassifier(nn.Module):
-    """What the two CNNs share: the classifier after their convolutions, and ``forward``.
+class ConvolutionsThenClassifier(nn.Module):
+    """What the two CNNs share: batch norm folding, the classifier after their
+    convolutions, and ``forward``.
 
-    Each CNN makes its own layers, in its own order, so a seed gives the same weights.
+    Each CNN makes its own layers, in its own order, so a seed gives the same
+    weights: ``conv1``..``convN``, each followed by ``bn1``..``bnN`` (N is
+    ``convolution_count``), then ``fc1``, ``dropout`` and ``fc2``.
     """
 
+    convolution_count: int
     fc1: nn.Linear
     dropout: nn.Dropout
     fc2: nn.Linear
+
+    def with_batch_norm_folded(self) -> ConvolutionsThenClassifier:
+        """An eval-mode copy with each batch norm folded into the convolution before it.
+
+        For inference only (the folded layers no longer learn like the originals):
+        fewer operations per image, probabilities within about 1e-6.
+        """
+        folded = copy.deepcopy(self).eval()
+        for number in range(1, self.convolution_count + 1):
+            conv, norm = getattr(folded, f"conv{number}"), getattr(folded, f"bn{number}")
+            setattr(folded, f"conv{number}", fuse_conv_bn_eval(conv, norm))
+            setattr(folded, f"bn{number}", nn.Identity())
+        return folded
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -67,13 +84,15 @@ class _ConvolutionsThenClassifier(nn.Module):
         return F.log_softmax(self.logits(x), dim=1)
 
 
-class DigitCNN(_ConvolutionsThenClassifier):
+class DigitCNN(ConvolutionsThenClassifier):
     """A small CNN chosen for accuracy per CPU second.
 
     Two 5x5 stages (conv, batch norm, 2x2 max-pool, ReLU) take 28x28 to 7x7;
     one hidden linear layer with dropout classifies. Batch norm lets a high
     learning rate converge in one or two epochs.
     """
+
+    convolution_count = 2
 
     def __init__(self, channels: tuple[int, int] = (16, 32), drop_p: float = 0.5, hidden: int = 128):
         super().__init__()
@@ -85,14 +104,6 @@ class DigitCNN(_ConvolutionsThenClassifier):
         self.fc1 = nn.Linear(second * 7 * 7, hidden)
         self.dropout = nn.Dropout(p=drop_p)
         self.fc2 = nn.Linear(hidden, NUM_CLASSES)
-
-    def with_batch_norm_folded(self) -> DigitCNN:
-        """An eval-mode copy with each batch norm folded into the convolution before it.
-
-        For inference only (the folded layers no longer learn like the originals):
-        two operations fewer per image, probabilities within about 1e-6.
-        """
-        return _batch_norm_folded(self, 2)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
@@ -108,7 +119,7 @@ class DigitCNN(_ConvolutionsThenClassifier):
         return self.classified(x)
 
 
-class VggCNN(_ConvolutionsThenClassifier):
+class VggCNN(ConvolutionsThenClassifier):
     """A deeper CNN in VGG's style: two stages of two 3x3 convolutions (each
     with batch norm and ReLU), a 2x2 max-pool closing each stage, then the
     same classifier as DigitCNN.
@@ -117,6 +128,8 @@ class VggCNN(_ConvolutionsThenClassifier):
     non-linear steps between, for about 1.7 times the work per image; it
     reads drawn digits better (tests/bench/RESULTS.md, "A deeper CNN").
     """
+
+    convolution_count = 4
 
     def __init__(self, channels: tuple[int, int] = (16, 32), drop_p: float = 0.5, hidden: int = 128):
         super().__init__()
@@ -132,10 +145,6 @@ class VggCNN(_ConvolutionsThenClassifier):
         self.fc1 = nn.Linear(second * 7 * 7, hidden)
         self.dropout = nn.Dropout(p=drop_p)
         self.fc2 = nn.Linear(hidden, NUM_CLASSES)
-
-    def with_batch_norm_folded(self) -> VggCNN:
-        """An eval-mode copy with each batch norm folded into its convolution, as DigitCNN's."""
-        return _batch_norm_folded(self, 4)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
@@ -153,16 +162,6 @@ class VggCNN(_ConvolutionsThenClassifier):
         x = F.max_pool2d(x, 2)
         x = F.relu(x)
         return self.classified(x)
-
-
-def _batch_norm_folded(model: nn.Module, layers: int) -> nn.Module:
-    """An eval-mode copy of ``model`` with each ``bnN`` folded into ``convN``, for N = 1..layers."""
-    folded = copy.deepcopy(model).eval()
-    for number in range(1, layers + 1):
-        conv, norm = getattr(folded, f"conv{number}"), getattr(folded, f"bn{number}")
-        setattr(folded, f"conv{number}", fuse_conv_bn_eval(conv, norm))
-        setattr(folded, f"bn{number}", nn.Identity())
-    return folded
 
 
 def build_model(config: ModelConfig) -> nn.Module:
