@@ -1,6 +1,6 @@
 """Issue 6, core and command line: bad model files, failed saves, broken or interrupted data,
 and odd `digitpad predict` inputs. Each ends in one clear message, never a traceback,
-and loses nothing. The map from the issue's items to tests is in tests/gui/test_reliability.py.
+and loses nothing. The map from the issue's items to tests is in tests/gui/reliability_checks.py.
 """
 
 from __future__ import annotations
