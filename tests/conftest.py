@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bad_checkpoints import good_checkpoint
 from mnist_fakes import MNIST_NAMES, make_fake_mnist
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +30,12 @@ def _isolated_digitpad_home(tmp_path_factory, monkeypatch) -> Path:
 def digitpad_home(_isolated_digitpad_home) -> Path:
     """This test's DIGITPAD_HOME (empty at the start; DIGITPAD_DATA_DIR is unset)."""
     return _isolated_digitpad_home
+
+
+@pytest.fixture
+def small_checkpoint(tmp_path) -> Path:
+    """An untrained small MLP saved as a checkpoint: enough to test formats, not accuracy."""
+    return good_checkpoint(tmp_path / "small.pt", name="small")
 
 
 # --- fake MNIST ---------------------------------------------------------------------------------
