@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
+from digitpad.inference import Prediction
 from mnist_fakes import MNIST_NAMES, write_idx
 from qt_threads import running_threads, track
 from stroke_replay import drag as draw_stroke  # noqa: F401 (the tests' name for a real mouse drag)
@@ -281,3 +282,9 @@ def one(widget: QWidget, steps: int = 10) -> list[tuple[float, float]]:
     side = min(widget.width(), widget.height())
     cx, cy = widget.width() / 2, widget.height() / 2
     return [(cx, cy - 0.33 * side + 0.66 * side * i / steps) for i in range(steps + 1)]
+
+
+# Answers a test can make the model give, to see how the window shows them.
+SURE_SEVEN = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
+UNSURE_SEVEN = Prediction(7, 0.6, np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02]),
+                          np.zeros((28, 28), np.float32))  # runner-up: 1

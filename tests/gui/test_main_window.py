@@ -1,4 +1,4 @@
-"""The real MainWindow: drawing and predicting, clear/undo, model files, settings."""
+"""The real MainWindow: drawing and predicting, clear and undo, how answers are shown, the panel's settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QSettings, Qt, QUrl
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -15,13 +15,7 @@ from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 from stroke_replay import send_mouse_event
 
-from .conftest import (MODEL_TIMEOUT_MS, close_window, draw_stroke, error_boxes, new_window, one, prediction_text, seven,
-                       shown_digit)
-
-# Answers a test can make the model give, to see how the window shows them.
-SURE_SEVEN = Prediction(7, 0.99, np.eye(10)[7] * 0.99 + 0.001, np.zeros((28, 28), np.float32))
-UNSURE_SEVEN = Prediction(7, 0.6, np.array([0.01, 0.3, 0.01, 0.01, 0.01, 0.01, 0.01, 0.6, 0.02, 0.02]),
-                          np.zeros((28, 28), np.float32))  # runner-up: 1
+from .conftest import UNSURE_SEVEN, close_window, draw_stroke, error_boxes, one, prediction_text, seven, shown_digit
 
 
 def test_named_widgets_for_automation(window):
@@ -221,119 +215,6 @@ def test_a_failing_prediction_keeps_the_app_alive(window, qtbot, monkeypatch):
     assert "bad tensor" in window.statusBar().currentMessage()
 
 
-# ------------------------------------------------------------------ model files
-
-
-def test_save_and_open_round_trip(window, qtbot, monkeypatch, tmp_path):
-    from PySide6.QtWidgets import QFileDialog
-
-    from digitpad import paths
-
-    target = tmp_path / "saved" / "my-model.pt"
-    target.parent.mkdir()
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *args, **kwargs: (str(target), "")))
-    window.save_action.trigger()
-    assert target.is_file()
-    assert not error_boxes(window)
-
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *args, **kwargs: (str(target), "")))
-    with qtbot.waitSignal(window.model_changed) as changed:
-        window.open_action.trigger()
-    assert "test-model" in changed.args[0]
-    assert window.model().path == target
-    assert paths.current_model_path() == target
-    # Both remembered: the folder for the next dialog, the model for the next launch.
-    assert QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "digitpad", "digitpad").value(
-        saved_settings.LAST_MODEL_FOLDER
-    ) == str(target.parent)
-
-
-def test_opening_a_bad_file_keeps_the_current_model(window, qtbot, monkeypatch, tmp_path):
-    from PySide6.QtWidgets import QFileDialog
-
-    bad = tmp_path / "not-a-model.pt"
-    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
-    model_before = window.model()
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *args, **kwargs: (str(bad), "")))
-    window.open_action.trigger()
-    boxes = error_boxes(window)
-    assert len(boxes) == 1
-    assert str(bad) in boxes[0].text()
-    assert "Traceback" not in boxes[0].text()
-    assert window.model() is model_before
-    boxes[0].close()
-    # Still predicting with the model in use.
-    with qtbot.waitSignal(window.prediction_updated):
-        draw_stroke(window.canvas, seven(window.canvas))
-    assert shown_digit(window) is not None
-
-
-def test_revert_to_the_shipped_model(window, qtbot, monkeypatch, tmp_path, test_model_path):
-    import shutil
-
-    from digitpad import paths
-
-    shipped = tmp_path / "shipped" / "model.pt"
-    shipped.parent.mkdir()
-    shutil.copy(test_model_path, shipped)
-    monkeypatch.setattr(paths, "shipped_model_path", lambda: shipped)
-    with qtbot.waitSignal(window.model_changed):
-        window.revert_action.trigger()
-    assert window.model().path == shipped
-    assert paths.current_model_path() == shipped
-
-
-def test_a_broken_current_model_falls_back_to_the_shipped_one(qtbot, monkeypatch, tmp_path, test_model_path):
-    from digitpad import paths
-    from digitpad.gui.main_window import MainWindow
-
-    monkeypatch.setattr(paths, "shipped_model_path", lambda: test_model_path)
-    broken = tmp_path / "broken.pt"
-    broken.write_bytes(b"garbage")
-    paths.set_current_model(broken)
-    window = MainWindow()
-    try:
-        with qtbot.waitSignal(window.model_changed, timeout=MODEL_TIMEOUT_MS):
-            window.show()
-        assert window.model().path == test_model_path
-        message = window.statusBar().currentMessage()
-        assert str(broken) in message and "shipped" in message
-    finally:
-        close_window(window)
-
-
-def test_a_vanished_current_model_falls_back_with_a_message(qtbot, monkeypatch, tmp_path, test_model_path):
-    from digitpad import paths
-    from digitpad.gui.main_window import MainWindow
-
-    monkeypatch.setattr(paths, "shipped_model_path", lambda: test_model_path)
-    paths.set_current_model(tmp_path / "gone.pt")
-    window = MainWindow()
-    try:
-        with qtbot.waitSignal(window.model_changed, timeout=MODEL_TIMEOUT_MS):
-            window.show()
-        assert "gone.pt" in window.statusBar().currentMessage()
-    finally:
-        close_window(window)
-
-
-def test_no_model_at_all_still_lets_you_draw(qtbot, monkeypatch, tmp_path):
-    from digitpad import paths
-    from digitpad.gui.main_window import MainWindow
-
-    monkeypatch.setattr(paths, "shipped_model_path", lambda: tmp_path / "missing.pt")
-    window = MainWindow()
-    try:
-        with qtbot.waitSignal(window.model_failed, timeout=MODEL_TIMEOUT_MS):
-            window.show()
-        draw_stroke(window.canvas, seven(window.canvas))
-        assert window.canvas.stroke_count() == 1
-        assert "No model" in window.confidence_label.text()
-        assert window.findChild(QPushButton, "train_button").isEnabled()
-    finally:
-        close_window(window)
-
-
 # --------------------------------------------------------------------- settings
 
 
@@ -441,141 +322,3 @@ def test_slow_predictions_are_spaced_out_while_drawing(window, qtbot, monkeypatc
     window.canvas.clear()
     draw_stroke(window.canvas, one(window.canvas))
     assert window.canvas.live_interval() < 60  # back to frequent once predictions are fast
-
-
-# ------------------------------------------------------------------------ help
-
-
-def test_about_says_the_version_and_where_the_files_are(window, monkeypatch, tmp_path, test_model_path):
-    from PySide6.QtWidgets import QMessageBox
-
-    from digitpad import __version__, paths
-
-    monkeypatch.setenv("DIGITPAD_DATA_DIR", str(tmp_path / "my-mnist"))
-    help_menu = next(action.menu() for action in window.menuBar().actions() if action.text() == "&Help")
-    about = next(action for action in help_menu.actions() if action.objectName() == "about_action")
-    about.trigger()
-    boxes = window.findChildren(QMessageBox, "about_dialog")
-    assert len(boxes) == 1 and boxes[0].isVisible()
-    text = boxes[0].text()
-    assert f"digitpad {__version__}" in text
-    # The model's link opens its folder, not the file.
-    folder_url = QUrl.fromLocalFile(str(test_model_path.parent)).toString()
-    assert f'test-model: <a href="{folder_url}">{test_model_path}</a>' in text
-    assert f"{paths.models_dir()} (not created yet)" in text
-    assert f"{tmp_path / 'my-mnist'} (not created yet)" in text
-    assert "PyTorch " in text and "Qt " in text
-    assert not error_boxes(window)
-    # Closing the window closes the box too (it never holds the app up).
-    window.close()
-    assert not boxes[0].isVisible()
-
-
-# ------------------------------------------------------------------ readability
-
-
-def _luminance(color) -> float:
-    def channel(value: float) -> float:
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-
-    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF())
-
-
-def _contrast(first, second) -> float:
-    """WCAG's contrast ratio: 1 (none) to 21 (black on white)."""
-    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def _dark_palette() -> QPalette:
-    """A dark system theme, as Windows, macOS and GNOME give Qt's Fusion style in dark mode."""
-    from PySide6.QtGui import QColor
-
-    palette = QPalette(QColor("#353535"), QColor("#2a2a2a"))
-    for role, color in [(QPalette.ColorRole.WindowText, "#f0f0f0"), (QPalette.ColorRole.Text, "#f0f0f0"),
-                        (QPalette.ColorRole.ButtonText, "#f0f0f0"), (QPalette.ColorRole.Base, "#252525")]:
-        palette.setColor(role, QColor(color))
-    return palette
-
-
-@pytest.mark.parametrize("theme", ["light", "dark"])
-def test_every_text_is_readable_in_a_light_and_a_dark_theme(theme, qtbot, monkeypatch, test_model_path):
-    from digitpad import paths
-
-    app = QApplication.instance()
-    system_palette = app.palette()
-    if theme == "dark":
-        app.setPalette(_dark_palette())
-    try:
-        paths.set_current_model(test_model_path)
-        window = new_window(qtbot)
-        try:
-            for shown in (None, SURE_SEVEN, UNSURE_SEVEN):
-                if shown is not None:
-                    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes, p=shown: p)
-                    with qtbot.waitSignal(window.prediction_updated):
-                        draw_stroke(window.canvas, seven(window.canvas))
-                labels = [label for label in window.findChildren(QLabel) if label.isVisible() and label.text()]
-                assert window.confidence_label in labels or shown is None
-                _assert_readable(window, labels, theme)
-        finally:
-            close_window(window)
-    finally:
-        app.setPalette(system_palette)
-
-
-def _assert_readable(window, labels, theme: str) -> None:
-    """Every label's text and the plots' axis text stand out from what is behind them by at least 3:1,
-    WCAG's floor for large text and the least any text here should have; the cards follow the theme."""
-    for label in labels:
-        palette = label.palette()
-        ratio = _contrast(palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Window))
-        assert ratio >= 3.0, f"{theme}: {label.objectName() or label.text()!r} has contrast {ratio:.2f}"
-    window_is_dark = window.palette().color(QPalette.ColorRole.Window).lightness() < 128
-    for plot in (window.bars, window.training_panel.metrics_plot):
-        paper = plot.card_background()
-        assert (paper.lightness() < 128) == window_is_dark, f"{theme}: {plot.objectName()} does not follow the theme"
-        axis_text = plot.getPlotItem().getAxis("bottom").textPen().color()
-        assert _contrast(axis_text, paper) >= 3.0, f"{theme}: {plot.objectName()}'s axis text"
-    card = window.findChild(QWidget, "answer_card").palette().color(QPalette.ColorRole.Window)
-    assert (card.lightness() < 128) == window_is_dark, f"{theme}: the answer's card does not follow the theme"
-
-
-def test_a_theme_switched_while_the_app_runs_repaints_the_cards(window, qtbot, monkeypatch):
-    app = QApplication.instance()
-    system_palette = app.palette()
-    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: SURE_SEVEN)
-    with qtbot.waitSignal(window.prediction_updated):
-        draw_stroke(window.canvas, seven(window.canvas))
-    labels = [window.prediction_label, window.confidence_label, window.model_label]
-    bars_before = (window.bars.values(), window.bars.label_texts())
-    light_paper = window.bars.card_background()
-    try:
-        app.setPalette(_dark_palette())
-        qtbot.waitUntil(lambda: window.bars.card_background() != light_paper, timeout=2_000)
-        _assert_readable(window, labels, "switched to dark")
-    finally:
-        app.setPalette(system_palette)
-    qtbot.waitUntil(lambda: window.bars.card_background() == light_paper, timeout=2_000)
-    _assert_readable(window, labels, "switched back")
-    # The answer is still shown, as it was.
-    assert prediction_text(window) == "7"
-    assert np.array_equal(window.bars.values(), bars_before[0]) and window.bars.label_texts() == bars_before[1]
-
-
-def test_about_names_a_folder_it_cannot_read_instead_of_failing(window, monkeypatch):
-    from pathlib import Path
-
-    from PySide6.QtWidgets import QMessageBox
-
-    real_exists = Path.exists
-
-    def exists(path, *args, **kwargs):
-        if path.name == "models":
-            raise PermissionError(13, "Permission denied")
-        return real_exists(path, *args, **kwargs)
-
-    monkeypatch.setattr(Path, "exists", exists)
-    window.about_action.trigger()
-    (box,) = window.findChildren(QMessageBox, "about_dialog")
-    assert "models (Permission denied)" in box.text()
