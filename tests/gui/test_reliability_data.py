@@ -16,23 +16,9 @@ from fake_mirror import use_unreachable_mirrors
 from faults import hidden_leftovers, set_idx_magic, truncate_file
 from digitpad.gui import saved_settings
 
-from .conftest import (
-    TRAIN_TIMEOUT_MS,
-    close_window,
-    error_boxes,
-    mnist_question,
-    new_window,
-)
-from .reliability_checks import (
-    assert_still_classifies,
-    choose_download,
-    one_error,
-    progress_text,
-    small_mlp,
-    stop_button,
-    train_button,
-    train_to_the_end,
-)
+from .conftest import TRAIN_TIMEOUT_MS, close_window, error_boxes, mnist_question, new_window
+from .reliability_checks import (assert_still_classifies, choose_download, one_error, progress_text, small_mlp,
+                                 stop_button, train_button, train_to_the_end)
 
 pytest.importorskip("digitpad.inference")
 

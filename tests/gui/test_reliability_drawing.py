@@ -9,19 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from .conftest import (
-    close_window,
-    draw_stroke,
-    new_window,
-    one,
-    prediction_text,
-    seven,
-)
-from .reliability_checks import (
-    HINT,
-    assert_honest,
-    assert_still_classifies,
-)
+from .conftest import close_window, draw_stroke, new_window, one, prediction_text, seven
+from .reliability_checks import HINT, assert_honest, assert_still_classifies
 
 pytest.importorskip("digitpad.inference")
 

@@ -13,18 +13,8 @@ from PySide6.QtWidgets import QFileDialog
 from bad_checkpoints import BAD_CHECKPOINTS, code_ran, good_checkpoint, write_bad
 from faults import fill_disk_in, hidden_leftovers, refuse_new_files_in
 
-from .conftest import (
-    MODEL_TIMEOUT_MS,
-    close_window,
-    error_boxes,
-    new_window,
-)
-from .reliability_checks import (
-    assert_still_classifies,
-    one_error,
-    small_mlp,
-    train_to_the_end,
-)
+from .conftest import MODEL_TIMEOUT_MS, close_window, error_boxes, new_window
+from .reliability_checks import assert_still_classifies, one_error, small_mlp, train_to_the_end
 
 pytest.importorskip("digitpad.inference")
 

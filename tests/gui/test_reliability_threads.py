@@ -15,28 +15,10 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from faults import hidden_leftovers
 
-from .conftest import (
-    TEST_COUNT,
-    TEST_SEED,
-    TRAIN_TIMEOUT_MS,
-    _active_timers,
-    _stop_threads,
-    close_window,
-    error_boxes,
-    mnist_question,
-    new_window,
-    synthetic_digits,
-)
-from .reliability_checks import (
-    assert_still_classifies,
-    choose_download,
-    one_error,
-    progress_text,
-    small_mlp,
-    stop_button,
-    train_button,
-    train_to_the_end,
-)
+from .conftest import (TEST_COUNT, TEST_SEED, TRAIN_TIMEOUT_MS, _active_timers, _stop_threads, close_window,
+                       error_boxes, mnist_question, new_window, synthetic_digits)
+from .reliability_checks import (assert_still_classifies, choose_download, one_error, progress_text, small_mlp,
+                                 stop_button, train_button, train_to_the_end)
 
 pytest.importorskip("digitpad.inference")
 
