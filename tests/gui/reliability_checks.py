@@ -65,7 +65,7 @@ Drawing input (real mouse events on the real canvas of the real window)
 - a 0-byte file, 10000x10000, animated GIF, 16-bit PNG, CMYK JPEG, a directory, a missing path:
     R test_predict_input_alone[each], R test_predict_all_inputs_together_classifies_the_good_ones,
     R test_predict_reads_the_odd_images_as_the_same_seven,
-    tests/test_cli.py test_predict_json_reports_bad_files_and_classifies_the_rest
+    tests/test_cli_predict.py test_predict_json_reports_bad_files_and_classifies_the_rest
 Threads
 - Stop then Train 20 times in a row, after which the app still classifies correctly:
     G test_stop_then_train_twenty_times_then_training_and_classifying_still_work (stops while loading,
@@ -93,7 +93,7 @@ Soak
 Settings
 - a broken record of the model (a path that no longer exists, a folder, not JSON, wrong types, empty)
   falls back to the shipped model with a message: G test_a_broken_model_record_falls_back_to_the_shipped_model[each],
-    tests/gui/test_main_window.py test_a_vanished_current_model_falls_back_with_a_message and
+    tests/gui/test_model_files.py test_a_vanished_current_model_falls_back_with_a_message and
     test_a_broken_current_model_falls_back_to_the_shipped_one. (digitpad keeps the model path in
     current-model.json, shared with the CLI; QSettings keeps the folders and the panel.)
 - other broken QSettings values (vanished data and model folders, garbage geometry, NaN pen, wrong
