@@ -200,7 +200,8 @@ def _redrawn(strokes: Sequence[Stroke]):
             points = _thinned(points, REDRAW_STEP_PX)
         if len(points) > 1:
             pen.line(points.ravel().tolist(), fill=1.0, width=REDRAW_PEN_PX, joint="curve")
-        # PIL's wide lines end square; a round pen leaves round ends.
-        for x, y in (points[0], points[-1]):
+        # PIL's wide lines end square and notch sharp turns, such as a hook where the
+        # pen landed; a round pen leaves a round mark at every point it passes.
+        for x, y in points:
             pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=1.0)
     return image
