@@ -139,14 +139,19 @@ def _stray_taps(widths: np.ndarray, lows: np.ndarray, highs: np.ndarray, traject
 
 def _distance_to_path(points: np.ndarray, path: np.ndarray) -> float:
     """The shortest distance from any of ``points`` to the polyline ``path``."""
+    return float(_distances_to_path(points, path).min())
+
+
+def _distances_to_path(points: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """Each of ``points``' distance to the nearest point of the polyline ``path``."""
     if len(path) == 1:
-        return float(np.hypot(*(points - path[0]).T).min())
+        return np.hypot(*(points - path[0]).T)
     starts, steps = path[:-1], np.diff(path, axis=0)
     lengths_squared = (steps**2).sum(axis=1)
     offsets = points[:, None, :] - starts[None, :, :]
     along = (offsets * steps[None]).sum(axis=2) / np.where(lengths_squared > 0, lengths_squared, 1.0)
     nearest = starts[None] + np.clip(along, 0.0, 1.0)[..., None] * steps[None]
-    return float(np.sqrt(((points[:, None, :] - nearest) ** 2).sum(axis=2)).min())
+    return np.sqrt(((points[:, None, :] - nearest) ** 2).sum(axis=2)).min(axis=1)
 
 
 def _thinned(points: np.ndarray, step: float) -> np.ndarray:

@@ -50,18 +50,10 @@ def test_the_drawing_spans_the_redraw_with_one_even_pen():
     assert set(np.unique(image)) == {0.0, 1.0}
 
 
-def _distance_to_polyline(pixels: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Each pixel centre's distance to the nearest segment between consecutive ``corners``."""
-    nearest = np.full(len(pixels), np.inf)
-    for start, end in zip(corners[:-1], corners[1:]):
-        step = end - start
-        along = np.clip(((pixels - start) @ step) / (step @ step), 0.0, 1.0)
-        nearest = np.minimum(nearest, np.hypot(*(pixels - start - along[:, None] * step).T))
-    return nearest
-
-
 @pytest.mark.parametrize("turn", ["hook where the pen lands", "zig-zag"])
 def test_sharp_turns_are_inked_like_a_round_pen(turn):
+    from digitpad.strokes import _distances_to_path
+
     corners = {"hook where the pen lands": [(0.05, 0.1), (0.0, 0.0), (0.1, 0.02), (0.12, 0.5)],
                "zig-zag": [(0.0, 0.0), (0.3, 0.05), (0.02, 0.12), (0.3, 0.2), (0.0, 0.5)]}[turn]
     image = redraw([Stroke(0.08, corners)])
@@ -71,7 +63,7 @@ def test_sharp_turns_are_inked_like_a_round_pen(turn):
     in_redraw = (points - points.min(axis=0)) * REDRAW_SPAN_PX / np.ptp(points, axis=0).max() + radius + 1.0
     rows, columns = np.indices(image.shape)
     centres = np.column_stack([columns.ravel() + 0.5, rows.ravel() + 0.5])
-    distance = _distance_to_polyline(centres, in_redraw).reshape(image.shape)
+    distance = _distances_to_path(centres, in_redraw).reshape(image.shape)
     assert image[distance <= radius - 1.0].min() == 1.0, "no notch where the stroke turns"
     assert image[distance >= radius + 1.0].max() == 0.0, "no spike past the pen's reach"
 
