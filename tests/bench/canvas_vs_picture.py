@@ -15,7 +15,7 @@ events: fast, and every point kept), so the picture is the canvas's own
 rendering. tests/bench/drawn_digits.py drives real mouse drags instead.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/canvas_vs_picture.py [--limit 2000] [--checkpoint PATH]
-        [--redraw-span PX] [--redraw-pen PX]
+        [--redraw-span PX] [--redraw-pen PX] [--strokes shared|fine]
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from drawn_digits import saved_picture_prediction  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from stroke_replay import at_mouse_rate, load_stroke_set, redraw_at, strokes_of, to_canvas_points  # noqa: E402
+from bench_process import SHARED_MNIST  # noqa: E402
+from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from stroke_replay import at_mouse_rate, redraw_at, strokes_of, to_canvas_points  # noqa: E402
 from writers import CANVAS_SIDE, PEN_WIDTH, recorded  # noqa: E402
 
 Points = list[list[tuple[float, float]]]
@@ -98,6 +100,10 @@ def main() -> int:
     parser.add_argument("--redraw-span", type=int, metavar="PX",
                         help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX, "
                              "the pen and the step between points scaled with it")
+    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
+                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
+                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST, help="MNIST, for --strokes fine")
     parser.add_argument("--redraw-pen", type=int, metavar="PX",
                         help="redraw the strokes with this pen instead of digitpad.strokes.REDRAW_PEN_PX")
     args = parser.parse_args()
@@ -114,7 +120,7 @@ def main() -> int:
 
     redraw_at(args.redraw_span, args.redraw_pen)
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
-    sequences, labels = load_stroke_set()
+    sequences, labels = load_strokes(args.strokes, args.data_dir)
     chosen = np.sort(np.random.default_rng(args.seed).choice(len(labels), min(args.limit, len(labels)), replace=False))
     truth = labels[chosen]
 
@@ -126,7 +132,7 @@ def main() -> int:
 
     print(f"model: {classifier.describe()}")
     print(f"strokes redrawn {stroke_module.REDRAW_SPAN_PX} px across with a {stroke_module.REDRAW_PEN_PX} px pen")
-    print(f"{len(chosen)} MNIST-strokes samples per row (seed {args.seed}); canvas {CANVAS_SIDE} px, pen {PEN_WIDTH} of it; "
+    print(f"{len(chosen)} samples per row from the {args.strokes} MNIST strokes (seed {args.seed}); canvas {CANVAS_SIDE} px, pen {PEN_WIDTH} of it; "
           f"picture: the canvas's pixels as a 280x280 PNG read as `digitpad predict` reads it\n")
     print("| strokes | canvas (app) | picture (predict) | only the canvas right | only the picture right |")
     print("| --- | --- | --- | --- | --- |")

@@ -21,7 +21,11 @@ drawn errors into those MNIST's own image gets wrong too and those lost when
 the digit was thinned to strokes. ``--errors-png`` saves every drawn error
 beside its original image, to look at.
 
+``--strokes fine`` replays the same digits traced from a finer skeleton
+(fine_strokes.py), which keeps detail ../shared/strokes lost.
+
     QT_QPA_PLATFORM=offscreen python tests/bench/drawn_digits.py [--limit N] [--checkpoint PATH] [--redraw-span PX]
+        [--strokes shared|fine]
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from stroke_replay import drag, draw_sample, load_stroke_set, redraw_at  # noqa: E402
+from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from stroke_replay import drag, draw_sample, redraw_at  # noqa: E402
 from writers import style_map  # noqa: E402
 
 PNG_SIDE = 280
@@ -150,6 +155,9 @@ def main() -> int:
     parser.add_argument("--placement", choices=("person", "mnist"), default="person",
                         help="person: seeded random size (0.7-1.3x) and position, as people draw; "
                              "mnist: exactly where MNIST's frame puts the digit")
+    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
+                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
+                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
     parser.add_argument("--writers", choices=("mnist", "proxy"), default="mnist",
                         help="mnist: the strokes as they are; proxy: each sample as a new random writer on a tablet")
     parser.add_argument("--pen-width", type=float,
@@ -182,7 +190,7 @@ def main() -> int:
     from digitpad.inference import UNSURE_BELOW, Classifier
 
     redraw_at(args.redraw_span)
-    sequences, labels = load_stroke_set()
+    sequences, labels = load_strokes(args.strokes, args.data_dir)
     chosen = np.arange(len(labels))
     if args.limit < len(labels):
         chosen = np.sort(np.random.default_rng(args.seed).choice(len(labels), args.limit, replace=False))
@@ -246,7 +254,7 @@ def main() -> int:
     print(f"\nmodel: {checkpoint_path} ({classifier.describe()})")
     subset = "all" if len(chosen) == len(labels) else f"seeded subset (seed {args.seed})"
     writers = "each sample a new random writer on a tablet (proxy_writers.py)" if args.writers == "proxy" else "as recorded"
-    print(f"strokes: {writers}; redrawn {strokes.REDRAW_SPAN_PX} px across with a {strokes.REDRAW_PEN_PX} px pen")
+    print(f"strokes: {args.strokes} set, {writers}; redrawn {strokes.REDRAW_SPAN_PX} px across with a {strokes.REDRAW_PEN_PX} px pen")
     print(f"samples: {len(chosen)} of {len(labels)} ({subset}); canvas {args.side}x{args.side}, "
           f"pen width {canvas.pen_width():g} of the side; placement {args.placement}; time {elapsed:.1f} s ({1000 * elapsed / len(chosen):.1f} ms/sample)")
     if transform is not None:

@@ -17,6 +17,7 @@ after teaching on the drawings whose plain version the shipped model reads
 right, so what is left there is the writer's style.
 
     python tests/bench/teach.py [--writers 0,1,...] [--ks 1,3,10] [--per-digit N] [--epochs N] [--data-dir DIR]
+        [--strokes shared|fine]
 
 The strokes are for measuring only: the taught models are thrown away.
 """
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_process import SHARED_MNIST  # noqa: E402
-from stroke_replay import load_stroke_set  # noqa: E402
+from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
 from writers import PLAIN, WRITERS  # noqa: E402
 
 
@@ -69,6 +70,9 @@ def main() -> int:
     parser.add_argument("--holdout", type=float, default=0.0, help="TeachConfig.holdout_fraction (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
+    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
+                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
+                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
 
@@ -94,9 +98,9 @@ def main() -> int:
     model = build_model(shipped.model_config)
     model.load_state_dict(shipped.state_dict)
     data = load_mnist(args.data_dir, download=False)
-    sequences, labels = load_stroke_set()
+    sequences, labels = load_strokes(args.strokes, args.data_dir)
     print(f"model: {paths.shipped_model_path()} ({shipped.model_config.describe()}); torch threads "
-          f"{torch.get_num_threads()}; {config}")
+          f"{torch.get_num_threads()}; {config}; the {args.strokes} MNIST strokes")
     print(f"load average at start: {load()}\n", flush=True)
 
     rows = []
