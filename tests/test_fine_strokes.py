@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
 import fine_strokes  # noqa: E402
+from digitpad import paths  # noqa: E402
 from digitpad.strokes import Stroke, to_mnist_image  # noqa: E402
 from stroke_replay import strokes_of  # noqa: E402
 
@@ -91,8 +92,16 @@ def test_the_fine_set_is_traced_once_and_then_read_from_the_cache(fake_mnist, mo
     def fail(*args, **kwargs):
         raise AssertionError("traced again")
 
+    tracer = fine_strokes.trace
     monkeypatch.setattr(fine_strokes, "trace", fail)
     again, _ = fine_strokes.load_strokes("fine", fake_mnist["root"])
     np.testing.assert_array_equal(again, sequences)
+    monkeypatch.setattr(fine_strokes, "trace", tracer)
+
+    # A cache file that cannot be read is traced again, not trusted.
+    (cache,) = paths.cache_dir().glob("fine-strokes-*.npz")
+    cache.write_bytes(b"half a file")
+    remade, _ = fine_strokes.load_strokes("fine", fake_mnist["root"])
+    np.testing.assert_array_equal(remade, sequences)
     with pytest.raises(ValueError, match="no stroke set"):
         fine_strokes.load_strokes("coarse", fake_mnist["root"])

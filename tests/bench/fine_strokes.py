@@ -33,7 +33,7 @@ from stroke_replay import load_stroke_set  # noqa: E402
 
 STROKE_SETS = ("shared", "fine")
 FINE_GRID = 4  # skeleton pixels per MNIST pixel
-_INK_THRESHOLD = 0.4  # the training's redraw thins what is darker than this
+_INK_THRESHOLD = 0.4  # ink above this is thinned, as the training's redraw does (augment.redraw_with_pen)
 _CACHE_VERSION = 2
 # Neighbours in the order a walk tries them when no direction is known yet:
 # the four sides before the four corners, so a staircase is walked step by step.
@@ -56,9 +56,11 @@ def load_fine_stroke_set(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     for name, path in sorted((files or {}).items()):
         digest.update(f"|{name}|{path.stat().st_size}|{path.stat().st_mtime_ns}".encode())
     cache = paths.cache_dir() / f"fine-strokes-{digest.hexdigest()[:16]}.npz"
-    if cache.is_file():
+    try:
         with np.load(cache) as stored:
             return stored["sequences"], stored["labels"]
+    except (OSError, ValueError, KeyError):
+        pass  # not made yet, or unreadable: trace again
     print(f"tracing the MNIST test digits from {FINE_GRID}x finer skeletons (once; cached in {cache})", flush=True)
     mnist = load_mnist(data_dir, download=False)
     ink = mnist.test_images * MNIST_STD + MNIST_MEAN
