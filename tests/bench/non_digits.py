@@ -11,7 +11,7 @@ placed on the canvas at a size people draw; it is then read along the canvas's
 own path (``digitpad.strokes.to_mnist_image``, the function the canvas calls).
 The digits are the 10,000 MNIST test digits' strokes, placed the same way.
 
-    python tests/bench/non_digits.py [--per-family 150] [--checkpoint PATH] [--redraw-span PX]
+    python tests/bench/non_digits.py [--per-family 150] [--checkpoint PATH] [--redraw-span PX] [--strokes shared|fine]
 
 The drawings are for measuring only; they never go into training.
 """
@@ -27,7 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stroke_replay import load_stroke_set, redraw_at, strokes_of  # noqa: E402
+from bench_process import SHARED_MNIST  # noqa: E402
+from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from stroke_replay import redraw_at, strokes_of  # noqa: E402
 from writers import placed_on_canvas  # noqa: E402
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -135,6 +137,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--redraw-span", type=int, metavar="PX",
                         help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX (to compare)")
+    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
+                        help="the digits' strokes (and the several-digit drawings'): shared, ../shared/strokes; "
+                             "fine, the same digits traced from a finer skeleton (fine_strokes.py)")
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST, help="MNIST, for --strokes fine")
     args = parser.parse_args()
 
     import torch
@@ -145,7 +151,7 @@ def main() -> int:
     torch.set_num_threads(1)  # as the app reads drawings: one thread on the GUI's
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
     redraw_at(args.redraw_span)
-    sequences, labels = load_stroke_set()
+    sequences, labels = load_strokes(args.strokes, args.data_dir)
     families = non_digit_drawings(args.per_family, sequences, args.seed)
     rng = np.random.default_rng([args.seed, 1])
     digits = [placed_on_canvas(strokes_of(sequence), rng) for sequence in sequences]
@@ -153,8 +159,8 @@ def main() -> int:
     family_top = {family: top_probabilities(classifier, drawings) for family, drawings in families.items()}
     every_non_digit = np.concatenate(list(family_top.values()))
     print(f"model: {classifier.describe()}")
-    print(f"{len(every_non_digit)} non-digits ({args.per_family} of each family), {len(digit_top)} MNIST-strokes "
-          f"digits; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below {UNSURE_BELOW:g}\n")
+    print(f"{len(every_non_digit)} non-digits ({args.per_family} of each family), {len(digit_top)} digits from the "
+          f"{args.strokes} MNIST strokes; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below {UNSURE_BELOW:g}\n")
 
     print("| family | not a digit | not a digit or unsure |")
     print("| --- | --- | --- |")
