@@ -34,7 +34,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from drawn_digits import saved_picture_prediction  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
 from bench_process import SHARED_MNIST  # noqa: E402
-from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from fine_strokes import add_stroke_set_argument, load_strokes  # noqa: E402
 from stroke_replay import at_mouse_rate, redraw_at, strokes_of, to_canvas_points  # noqa: E402
 from writers import CANVAS_SIDE, PEN_WIDTH, recorded  # noqa: E402
 
@@ -100,9 +100,7 @@ def main() -> int:
     parser.add_argument("--redraw-span", type=int, metavar="PX",
                         help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX, "
                              "the pen and the step between points scaled with it")
-    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
-                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
-                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
+    add_stroke_set_argument(parser)
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST, help="MNIST, for --strokes fine")
     parser.add_argument("--redraw-pen", type=int, metavar="PX",
                         help="redraw the strokes with this pen instead of digitpad.strokes.REDRAW_PEN_PX")

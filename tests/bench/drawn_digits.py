@@ -44,7 +44,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_process import SHARED_MNIST  # noqa: E402
 from proxy_writers import proxy_strokes  # noqa: E402
-from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from fine_strokes import add_stroke_set_argument, load_strokes  # noqa: E402
 from stroke_replay import drag, draw_sample, redraw_at  # noqa: E402
 from writers import style_map  # noqa: E402
 
@@ -155,9 +155,7 @@ def main() -> int:
     parser.add_argument("--placement", choices=("person", "mnist"), default="person",
                         help="person: seeded random size (0.7-1.3x) and position, as people draw; "
                              "mnist: exactly where MNIST's frame puts the digit")
-    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
-                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
-                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
+    add_stroke_set_argument(parser)
     parser.add_argument("--writers", choices=("mnist", "proxy"), default="mnist",
                         help="mnist: the strokes as they are; proxy: each sample as a new random writer on a tablet")
     parser.add_argument("--pen-width", type=float,

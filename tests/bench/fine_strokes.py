@@ -17,18 +17,20 @@ MNIST files.
 
 from __future__ import annotations
 
-import hashlib
+import argparse
 import io
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digitpad import atomic, paths  # noqa: E402
+from digitpad.augment import thin  # noqa: E402
 from digitpad.config import MNIST_MEAN, MNIST_STD  # noqa: E402
-from digitpad.data import load_mnist, locate_mnist  # noqa: E402
+from digitpad.data import DataError, _cache_key, load_mnist, locate_mnist  # noqa: E402
 from stroke_replay import load_stroke_set  # noqa: E402
 
 STROKE_SETS = ("shared", "fine")
@@ -38,6 +40,13 @@ _CACHE_VERSION = 2
 # Neighbours in the order a walk tries them when no direction is known yet:
 # the four sides before the four corners, so a staircase is walked step by step.
 _STEPS = ((-1, 0), (0, 1), (1, 0), (0, -1), (-1, 1), (1, 1), (1, -1), (-1, -1))
+
+
+def add_stroke_set_argument(parser: argparse.ArgumentParser) -> None:
+    """The benchmarks' ``--strokes shared|fine`` option."""
+    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
+                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
+                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
 
 
 def load_strokes(which: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +61,10 @@ def load_strokes(which: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 def load_fine_stroke_set(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The MNIST test digits traced from fine skeletons: (sequences (N, T, 4), labels (N,))."""
     files = locate_mnist(data_dir)
-    digest = hashlib.sha256(f"fine-strokes-{_CACHE_VERSION}-{FINE_GRID}".encode())
-    for name, path in sorted((files or {}).items()):
-        digest.update(f"|{name}|{path.stat().st_size}|{path.stat().st_mtime_ns}".encode())
-    cache = paths.cache_dir() / f"fine-strokes-{digest.hexdigest()[:16]}.npz"
+    if files is None:
+        raise DataError(f"no MNIST in {data_dir}: the fine strokes are traced from its test images")
+    # Keyed like digitpad's own MNIST cache, so new MNIST files mean new strokes.
+    cache = paths.cache_dir() / f"fine-strokes-{_CACHE_VERSION}-{FINE_GRID}x-{_cache_key(files)}.npz"
     try:
         with np.load(cache) as stored:
             return stored["sequences"], stored["labels"]
@@ -76,10 +85,6 @@ def load_fine_stroke_set(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def fine_skeletons(ink, grid: int = FINE_GRID) -> np.ndarray:
     """Ink (N, 1, 28, 28) in [0, 1] -> one-pixel skeletons (N, 28 grid, 28 grid), bool."""
-    import torch.nn.functional as F
-
-    from digitpad.augment import thin
-
     skeletons = []
     for batch in ink.split(256):
         fine = F.interpolate(batch, scale_factor=grid, mode="bilinear", align_corners=False)
@@ -106,9 +111,10 @@ def trace(skeleton: np.ndarray) -> list[np.ndarray]:
     on = skeleton.astype(bool)
     walked = np.zeros_like(on)
     left = set(zip(*np.nonzero(on)))
+    free_ends = {p for p in left if sum(1 for _ in _neighbours(on, p)) == 1}
     strokes = []
     while left:
-        ends = sorted(p for p in left if sum(1 for _ in _neighbours(on, p)) == 1)
+        ends = sorted(left & free_ends)
         joins = sorted(p for p in left if any(walked[q] for q in _neighbours(on, p)))
         start = ends[0] if ends else joins[0] if joins else min(left)
         path = [start]
@@ -129,7 +135,7 @@ def trace(skeleton: np.ndarray) -> list[np.ndarray]:
             left.discard(ahead[0])
             # A pixel beside the path with nowhere else to go is the staircase's corner, not a branch.
             for q in _neighbours(on, ahead[0]):
-                if not walked[q] and not any(not walked[s] for s in _neighbours(on, q)) and q not in ends:
+                if not walked[q] and not any(not walked[s] for s in _neighbours(on, q)) and q not in free_ends:
                     walked[q] = True
                     left.discard(q)
         strokes.append(np.array(path, dtype=float))

@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_process import SHARED_MNIST  # noqa: E402
-from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from fine_strokes import add_stroke_set_argument, load_strokes  # noqa: E402
 from stroke_replay import redraw_at, strokes_of  # noqa: E402
 from writers import placed_on_canvas  # noqa: E402
 
@@ -137,9 +137,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--redraw-span", type=int, metavar="PX",
                         help="redraw the strokes this big instead of digitpad.strokes.REDRAW_SPAN_PX (to compare)")
-    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
-                        help="the digits' strokes (and the several-digit drawings'): shared, ../shared/strokes; "
-                             "fine, the same digits traced from a finer skeleton (fine_strokes.py)")
+    add_stroke_set_argument(parser)  # the digits' strokes, and the several-digit drawings'
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST, help="MNIST, for --strokes fine")
     args = parser.parse_args()
 

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_process import SHARED_MNIST  # noqa: E402
-from fine_strokes import STROKE_SETS, load_strokes  # noqa: E402
+from fine_strokes import add_stroke_set_argument, load_strokes  # noqa: E402
 from writers import PLAIN, WRITERS  # noqa: E402
 
 
@@ -70,12 +70,12 @@ def main() -> int:
     parser.add_argument("--holdout", type=float, default=0.0, help="TeachConfig.holdout_fraction (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
-    parser.add_argument("--strokes", choices=STROKE_SETS, default="shared",
-                        help="shared: ../shared/strokes (traced from skeletons on MNIST's 28x28 grid); "
-                             "fine: the same digits traced from skeletons on a 4x finer grid (fine_strokes.py)")
+    add_stroke_set_argument(parser)
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
 
+    # Before the scratch home: the fine strokes are traced once, into the user's cache.
+    sequences, labels = load_strokes(args.strokes, args.data_dir)
     scratch = Path(tempfile.mkdtemp(prefix="digitpad-teach-bench-"))
     os.environ["DIGITPAD_HOME"] = str(scratch / "home")  # the MNIST cache and nothing else goes there
 
@@ -98,7 +98,6 @@ def main() -> int:
     model = build_model(shipped.model_config)
     model.load_state_dict(shipped.state_dict)
     data = load_mnist(args.data_dir, download=False)
-    sequences, labels = load_strokes(args.strokes, args.data_dir)
     print(f"model: {paths.shipped_model_path()} ({shipped.model_config.describe()}); torch threads "
           f"{torch.get_num_threads()}; {config}; the {args.strokes} MNIST strokes")
     print(f"load average at start: {load()}\n", flush=True)
