@@ -58,6 +58,8 @@ class Checkpoint:
     format_version: int = FORMAT_VERSION
     digitpad_version: str = __version__
     created: str = ""
+    # The second network, reading the pen's path (digitpad.stroke_reader); None for image-only models.
+    stroke_reader: dict[str, torch.Tensor] | None = None
 
 
 def _now() -> str:
@@ -118,6 +120,8 @@ def _payload(checkpoint: Checkpoint) -> dict[str, Any]:
         "history": _plain(checkpoint.history, "history"),
         "metrics": _plain(checkpoint.metrics, "metrics"),
         "train_config": _plain(checkpoint.train_config, "train_config"),
+        **({} if checkpoint.stroke_reader is None else
+           {"stroke_reader": {key: tensor.detach().cpu() for key, tensor in checkpoint.stroke_reader.items()}}),
     }
 
 
@@ -297,6 +301,10 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         raise _problem(path, "its weights are missing or malformed")
     _check_weights(path, model_config, state_dict)
 
+    stroke_reader = _expect(path, payload, "stroke_reader", dict, optional=True)
+    if stroke_reader is not None:
+        _check_stroke_reader(path, stroke_reader)
+
     history = _expect(path, payload, "history", dict, optional=True) or {}
     metrics = _expect(path, payload, "metrics", dict, optional=True) or {}
     train_config = _expect(path, payload, "train_config", dict, optional=True)
@@ -312,6 +320,7 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         format_version=version,
         digitpad_version=str(payload.get("digitpad_version", "")),
         created=str(payload.get("created", "")),
+        stroke_reader=stroke_reader,
     )
 
 
@@ -342,9 +351,28 @@ def _check_weights(path: Path, model_config: ModelConfig, state_dict: dict[str, 
     except (RuntimeError, TypeError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise _problem(path, f"its weights do not fit a {model_config.describe()} ({first_line})") from None
+    _check_finite(path, state_dict, "its weights")
+
+
+def _check_stroke_reader(path: Path, state_dict: dict) -> None:
+    """A stroke reader's weights must fit ``StrokeReader`` exactly and be finite."""
+    from digitpad.stroke_reader import StrokeReader
+
+    if not _looks_like_state_dict(state_dict):
+        raise _problem(path, "its stroke reader's weights are missing or malformed")
+    try:
+        StrokeReader().load_state_dict(state_dict, strict=True)
+    except (RuntimeError, TypeError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise _problem(path, f"its stroke reader's weights do not fit this digitpad's stroke reader ({first_line})") \
+            from None
+    _check_finite(path, state_dict, "its stroke reader's weights")
+
+
+def _check_finite(path: Path, state_dict: dict[str, torch.Tensor], whose: str) -> None:
     for key, tensor in state_dict.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise _problem(path, f"its weights contain NaN or infinite values ({key})")
+            raise _problem(path, f"{whose} contain NaN or infinite values ({key})")
 
 
 def _few(items: list[str], limit: int = 3) -> str:

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from digitpad import pen_path
 from digitpad.config import ModelConfig
 from digitpad.models import ConvolutionsThenClassifier, build_model
 from digitpad.preprocess import normalize, to_mnist_image
+from digitpad.stroke_reader import StrokeReader, combine
 from digitpad.strokes import Stroke
 from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
 
@@ -55,7 +57,7 @@ class Classifier:
     """
 
     def __init__(self, model: nn.Module, model_config: ModelConfig, name: str = "", metrics: dict | None = None,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", stroke_reader: nn.Module | None = None):
         if isinstance(model, ConvolutionsThenClassifier):
             # Batch norm folded into the convolutions, and channels-last below:
             # two operations fewer and a faster layout per drawing, with the
@@ -63,21 +65,27 @@ class Classifier:
             model = model.with_batch_norm_folded()
         self.device = torch.device(device)
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
+        # Reads the pen's path beside the image (digitpad.stroke_reader); None for image-only models.
+        self.stroke_reader = None if stroke_reader is None else stroke_reader.eval().to(self.device)
         self.model_config = model_config
         self.name = name
         self.metrics = dict(metrics or {})
 
     @classmethod
     def from_state(cls, model_config: ModelConfig, state_dict: dict, name: str = "", metrics: dict | None = None,
-                   device: torch.device | str = "cpu") -> Classifier:
+                   device: torch.device | str = "cpu", stroke_reader_state: dict | None = None) -> Classifier:
         model = build_model(model_config)
         model.load_state_dict(state_dict)
-        return cls(model, model_config, name, metrics, device)
+        stroke_reader = None
+        if stroke_reader_state is not None:
+            stroke_reader = StrokeReader()
+            stroke_reader.load_state_dict(stroke_reader_state)
+        return cls(model, model_config, name, metrics, device, stroke_reader)
 
     @classmethod
     def from_checkpoint(cls, checkpoint, device: torch.device | str = "cpu") -> Classifier:
         return cls.from_state(checkpoint.model_config, checkpoint.state_dict, checkpoint.name, checkpoint.metrics,
-                              device)
+                              device, checkpoint.stroke_reader)
 
     @classmethod
     def from_path(cls, path: str | Path) -> Classifier:
@@ -96,7 +104,8 @@ class Classifier:
 
     def describe(self) -> str:
         accuracy = self.test_accuracy
-        text = f"{self.name or 'model'} · {self.model_config.describe()}"
+        reads = " + stroke reader" if self.stroke_reader is not None else ""
+        text = f"{self.name or 'model'} · {self.model_config.describe()}{reads}"
         return text if accuracy is None else f"{text} · {accuracy:.2%} on MNIST test"
 
     def probabilities(self, model_input: torch.Tensor) -> np.ndarray:
@@ -112,13 +121,41 @@ class Classifier:
         """
         return self._classify(to_mnist_image(image, light_ink))
 
-    def predict_strokes(self, strokes: Sequence[Stroke]) -> Prediction | None:
-        """Classify pen strokes, whatever pen drew them (see ``digitpad.strokes``); None without points."""
-        return self._classify(strokes_to_mnist_image(strokes))
+    def stroke_probabilities(self, pen_paths: torch.Tensor) -> np.ndarray:
+        """The stroke reader's class probabilities for pen paths (B, PATH_CHANNELS, PATH_POINTS), shape (B, 10)."""
+        with torch.inference_mode():
+            return torch.softmax(self.stroke_reader.logits(pen_paths.to(self.device)), dim=1).cpu().numpy()
 
-    def _classify(self, mnist_image: np.ndarray | None) -> Prediction | None:
+    def predict_strokes(self, strokes: Sequence[Stroke]) -> Prediction | None:
+        """Classify pen strokes, whatever pen drew them (see ``digitpad.strokes``); None without points.
+
+        With a stroke reader, its answer on the pen's path is combined with the image model's.
+        """
+        mnist_image = strokes_to_mnist_image(strokes)
+        if mnist_image is None or self.stroke_reader is None:
+            return self._classify(mnist_image)
+        path = torch.from_numpy(pen_path.from_strokes(strokes))[None]
+        return self._classify(mnist_image, self.stroke_probabilities(path)[0])
+
+    def drawing_probabilities(self, images: np.ndarray, strokes: Sequence[Sequence[Stroke] | None]) -> np.ndarray:
+        """Class probabilities (B, 10) for kept drawings: their model inputs (B, 28, 28) and their strokes
+        (None for a drawing that is only a picture), each read as the canvas read it."""
+        probabilities = self.probabilities(normalize(images))
+        if self.stroke_reader is None:
+            return probabilities
+        paths = [None if drawn is None else pen_path.from_strokes(drawn) for drawn in strokes]
+        with_strokes = [index for index, path in enumerate(paths) if path is not None]
+        if with_strokes:
+            batch = torch.from_numpy(np.stack([paths[index] for index in with_strokes]))
+            probabilities[with_strokes] = combine(probabilities[with_strokes], self.stroke_probabilities(batch))
+        return probabilities
+
+    def _classify(self, mnist_image: np.ndarray | None, stroke_probabilities: np.ndarray | None = None
+                  ) -> Prediction | None:
         if mnist_image is None:
             return None
         probabilities = self.probabilities(normalize(mnist_image))[0]
+        if stroke_probabilities is not None:
+            probabilities = combine(probabilities, stroke_probabilities)
         digit = int(probabilities.argmax())
         return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image)

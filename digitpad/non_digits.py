@@ -176,10 +176,10 @@ def _foreign_letters(count: int, generator: torch.Generator):
     return bent(starts), bent(ends), used
 
 
-_FAMILIES = (_closed_polygons, _star_polygons, _spirals, _waves, _zigzags, _grids, _crossing_strokes, _foreign_letters)
+FAMILIES = (_closed_polygons, _star_polygons, _spirals, _waves, _zigzags, _grids, _crossing_strokes, _foreign_letters)
 # Letters are written upright; the other families may lie at any angle.
-_UPRIGHT = (_FAMILIES.index(_foreign_letters),)
-_MOST_UPRIGHT_TILT = math.radians(15)
+UPRIGHT = (FAMILIES.index(_foreign_letters),)
+MOST_UPRIGHT_TILT = math.radians(15)
 
 
 def _rotate(points: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
@@ -241,17 +241,17 @@ def non_digit_batch(count: int, generator: torch.Generator, digits: torch.Tensor
 
     ``digits`` (ink, (B, 1, 28, 28)): when given, some drawings are rows of them.
     """
-    family = _integers(count, 0, len(_FAMILIES) - 1, generator)
+    family = _integers(count, 0, len(FAMILIES) - 1, generator)
     starts = torch.zeros(count, MAX_POINTS - 1, 2)
     ends = torch.zeros(count, MAX_POINTS - 1, 2)
     used = torch.zeros(count, MAX_POINTS - 1)
-    for number, make in enumerate(_FAMILIES):
+    for number, make in enumerate(FAMILIES):
         members = (family == number).nonzero().flatten()
         if len(members):
             starts[members], ends[members], used[members] = make(len(members), generator)
     angles = uniform((count,), 0.0, 2 * math.pi, generator)
-    upright = torch.isin(family, torch.tensor(_UPRIGHT))
-    angles[upright] = uniform((int(upright.sum()),), -_MOST_UPRIGHT_TILT, _MOST_UPRIGHT_TILT, generator)
+    upright = torch.isin(family, torch.tensor(UPRIGHT))
+    angles[upright] = uniform((int(upright.sum()),), -MOST_UPRIGHT_TILT, MOST_UPRIGHT_TILT, generator)
     starts, ends = _fit_to_digit_box(_rotate(starts, angles), _rotate(ends, angles), used)
     ink = draw_segments(starts, ends, used, uniform((count,), 0.8, 1.8, generator))
     blobs = torch.rand(count, generator=generator) < BLOB_SHARE

@@ -66,6 +66,7 @@ def keep_result(
     current_accuracy: float | None = None,
     prefix: str = "trained",
     adopt_stopped: bool = True,
+    stroke_reader: dict | None = None,
 ) -> KeptRun:
     """Save ``result`` and decide whether it becomes the model in use.
 
@@ -75,7 +76,9 @@ def keep_result(
     any: a stopped run that tests worse is saved but not adopted. With
     ``adopt_stopped`` False no stopped run is adopted (teaching: there Stop keeps
     the model in use). Saving problems do not raise: the checkpoint is returned
-    all the same, so what was learned stays usable in memory.
+    all the same, so what was learned stays usable in memory. ``stroke_reader``:
+    the weights of the stroke reader of the model the run started from, kept
+    with the new one (a run trains the image network only).
     """
     if learned_nothing(result):
         return KeptRun(None, None, adopted=False, recorded=False)
@@ -86,6 +89,7 @@ def keep_result(
         path = None
         save_problem = f"Could not save the model in {paths.models_dir()}: {error.strerror or error}."
     kept = checkpoint.from_result(result, path.stem if path is not None else f"{prefix}-unsaved")
+    kept.stroke_reader = stroke_reader
     if path is not None:
         try:
             checkpoint.save(kept, path)

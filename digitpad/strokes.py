@@ -170,9 +170,18 @@ def _as_array(points: Sequence[tuple[float, float]]) -> np.ndarray:
     return np.fromiter(chain.from_iterable(points), dtype=np.float64, count=2 * len(points)).reshape(-1, 2)
 
 
-def _redrawn(strokes: Sequence[Stroke]):
-    from PIL import Image, ImageDraw
+@dataclass(frozen=True)
+class Marks:
+    """The strokes that count, as arrays: each one's points (N, 2), pen width and box."""
 
+    trajectories: list[np.ndarray]
+    widths: np.ndarray  # (S,)
+    lows: np.ndarray  # (S, 2): each stroke's smallest x and y
+    highs: np.ndarray  # (S, 2)
+
+
+def marks(strokes: Sequence[Stroke]) -> Marks | None:
+    """The strokes with points, less stray taps beside the drawing (see ``_stray_taps``); None without points."""
     strokes = [stroke for stroke in strokes if stroke.points]
     if not strokes:
         return None
@@ -186,6 +195,16 @@ def _redrawn(strokes: Sequence[Stroke]):
     if stray.any():
         trajectories = [points for points, left_out in zip(trajectories, stray) if not left_out]
         widths, lows, highs = widths[~stray], lows[~stray], highs[~stray]
+    return Marks(trajectories, widths, lows, highs)
+
+
+def _redrawn(strokes: Sequence[Stroke]):
+    from PIL import Image, ImageDraw
+
+    kept = marks(strokes)
+    if kept is None:
+        return None
+    trajectories, widths, lows, highs = kept.trajectories, kept.widths, kept.lows, kept.highs
     origin = lows.min(axis=0)
     extent = highs.max(axis=0) - origin
     span = max(float(extent.max()), float(widths.max()))

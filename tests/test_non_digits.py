@@ -15,9 +15,9 @@ def test_a_batch_is_ink_in_mnist_shape_and_repeats_with_its_seed():
     assert not torch.equal(first, other)
 
 
-@pytest.mark.parametrize("family", non_digits._FAMILIES, ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("family", non_digits.FAMILIES, ids=lambda f: f.__name__.strip("_"))
 def test_every_family_draws_inside_mnists_digit_box(family, monkeypatch):
-    monkeypatch.setattr(non_digits, "_FAMILIES", (family,))
+    monkeypatch.setattr(non_digits, "FAMILIES", (family,))
     monkeypatch.setattr(non_digits, "BLOB_SHARE", 0.0)
     ink = non_digit_batch(32, torch.Generator().manual_seed(0))[:, 0]
     inked = ink > 0.5
@@ -52,7 +52,7 @@ def test_foreign_letters_stand_upright_and_every_glyph_fits_its_box():
     assert len(starts) == len(GLYPHS) and used.sum(1).min() >= 2
     drawn = torch.cat([starts, ends], dim=1)[torch.cat([used, used], dim=1).bool()]
     assert drawn.min() >= -0.05 and drawn.max() <= 1.05
-    assert non_digits._FAMILIES.index(non_digits._foreign_letters) in non_digits._UPRIGHT
+    assert non_digits.FAMILIES.index(non_digits._foreign_letters) in non_digits.UPRIGHT
     with pytest.raises(ValueError, match="segments"):
         glyph_segments(3)
 

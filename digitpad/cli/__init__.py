@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_command(command: str, args) -> int:
     """Each command's module is imported only when it runs."""
-    if command == "train":
+    if command == "train" and args.stroke_reader:
+        from digitpad.cli import train_reader as module
+    elif command == "train":
         from digitpad.cli import train as module
     elif command == "eval":
         from digitpad.cli import evaluate as module

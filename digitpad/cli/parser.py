@@ -58,6 +58,10 @@ def build_parser() -> Parser:
                        "trained towards no digit in particular, so the model is unsure of them (default 0: off)")
     train.add_argument("--from", dest="start_from", type=Path, metavar="PATH",
                        help="continue training this saved model (it keeps its architecture)")
+    train.add_argument("--stroke-reader", action="store_true",
+                       help="instead, train a stroke reader for the model given by --from: a second network that "
+                       "reads the pen's path, not the image, and is saved with the model (--epochs, --lr, "
+                       "--batch-size and --seed apply to it; the first run traces MNIST into strokes, once)")
     train.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default {defaults.seed})")
     train.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITPAD_DATA_DIR "
                        "or digitpad's data folder; downloaded there if missing)")

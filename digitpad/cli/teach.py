@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                     result = event
 
     assert result is not None, "teach() always ends with a TeachingResult"
-    kept = keep_result(result, out=out, prefix="taught", adopt_stopped=False)
+    kept = keep_result(result, out=out, prefix="taught", adopt_stopped=False, stroke_reader=loaded.stroke_reader)
     failed = report_kept(kept, result, out, "teach", "teaching")
     if failed is not None:
         return failed

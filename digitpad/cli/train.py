@@ -136,7 +136,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, start_from: Checkpoint
                     result = event
 
     assert result is not None, "fit() always ends with a TrainingResult"
-    kept = keep_result(result, out=out)
+    # Continuing changes the image network only: a stroke reader the model had is kept with it.
+    kept = keep_result(result, out=out, stroke_reader=start_from.stroke_reader if start_from else None)
     failed = report_kept(kept, result, out, "train", "training")
     if failed is not None:
         return failed

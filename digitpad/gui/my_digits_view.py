@@ -137,11 +137,9 @@ class MyDigitsView(QWidget):
         missing = [drawing for drawing in self._drawings if drawing.id not in self._answers]
         if model is None or not missing:
             return
-        from digitpad.preprocess import normalize
-
         try:
             images = np.stack([drawing.image() for drawing in missing])
-            probabilities = model.classifier.probabilities(normalize(images))
+            probabilities = model.classifier.drawing_probabilities(images, [drawing.strokes for drawing in missing])
         except Exception:  # a score is a help, not a must
             log.exception("could not read the collection with the model in use")
             return

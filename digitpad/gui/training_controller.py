@@ -54,6 +54,8 @@ class TrainingController(QObject):
         self._batches_seen = False  # this run has trained at least one batch
         self._stopping = False  # Stop was pressed for this run
         self._closing = False
+        # The stroke reader of the model a run continues or teaches: the run trains the image network only.
+        self._kept_stroke_reader: dict | None = None
         panel.train_button.clicked.connect(self.start_training)
         panel.teach_button.clicked.connect(self.start_teaching)
         panel.stop_button.clicked.connect(self.stop)
@@ -131,10 +133,12 @@ class TrainingController(QObject):
 
     def _launch_training(self, config: TrainConfig, folder: Path, download: bool, note: str) -> None:
         initial_state = initial_history = None
+        self._kept_stroke_reader = None
         model = self._models.model()
         if self._panel.continuing() and model is not None:
             initial_state = model.copy_of_weights()
             initial_history = getattr(model.checkpoint, "history", None)
+            self._kept_stroke_reader = model.checkpoint.stroke_reader
         worker = TrainingWorker(config, folder, download=download, initial_state=initial_state,
                                 initial_history=initial_history)
         what = "Continuing" if initial_state is not None else "Training a new"
@@ -158,6 +162,7 @@ class TrainingController(QObject):
                                   before=before)
 
         config = TeachConfig().with_changes(device=self._panel.build_train_config().device)
+        self._kept_stroke_reader = model.checkpoint.stroke_reader
         worker = TrainingWorker(config, folder, download=download, initial_state=model.copy_of_weights(),
                                 initial_history=getattr(model.checkpoint, "history", None), fit=teach)
         starting = f"Teaching {model.name} your handwriting: {len(drawings)} drawings, mixed with MNIST…"
@@ -263,7 +268,7 @@ class TrainingController(QObject):
         from digitpad import evaluation
 
         # A stopped lesson is kept as a file, but the model in use stays.
-        kept = self._keep(result, prefix="taught", adopt_stopped=False)
+        kept = self._keep(result, prefix="taught", adopt_stopped=False, stroke_reader=self._kept_stroke_reader)
         if kept is None:
             return
         if kept.saved:
@@ -289,7 +294,7 @@ class TrainingController(QObject):
     def _finish_training(self, result: TrainingResult) -> None:
         in_use = self._models.model()
         current = in_use.test_accuracy if in_use is not None else None
-        kept = self._keep(result, current_accuracy=current)
+        kept = self._keep(result, current_accuracy=current, stroke_reader=self._kept_stroke_reader)
         if kept is None:
             return
         if not kept.saved:
