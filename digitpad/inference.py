@@ -24,6 +24,12 @@ from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
 # answers are right at least 99.5 % of the time, at most 5 % of digits are unsure,
 # and at least 90 % of non-digits are "not a digit" or unsure.
 UNSURE_BELOW = 0.95
+# The same, when a stroke reader's answer is combined with the image network's
+# (digitpad.stroke_reader): together their sure answers are right more often, so
+# the app can be sure sooner. At 0.92 both the unsure share and the sure answers'
+# errors are below the image network's at 0.95, on every stroke set and writer
+# proxy measured (tests/bench/RESULTS.md, "A second reader").
+UNSURE_BELOW_WITH_STROKES = 0.92
 # Below this top probability no digit is likely enough to name: the answer is "not a digit".
 # Chosen with tests/bench/non_digits.py, where it is the level that calls few drawn digits
 # that and most drawings that are no digit.
@@ -36,10 +42,11 @@ class Prediction:
     confidence: float
     probabilities: np.ndarray = field(repr=False)  # (10,), sums to 1
     model_input: np.ndarray = field(repr=False)  # (28, 28) in [0, 1], what the model saw
+    unsure_below: float = UNSURE_BELOW  # this reading's threshold: lower when the strokes were read too
 
     @property
     def unsure(self) -> bool:
-        return self.confidence < UNSURE_BELOW
+        return self.confidence < self.unsure_below
 
     @property
     def not_a_digit(self) -> bool:
@@ -102,6 +109,11 @@ class Classifier:
             return None
         return value if value == value else None  # NaN: never tested
 
+    @property
+    def strokes_unsure_below(self) -> float:
+        """The top probability below which a drawing read from its strokes is "unsure"."""
+        return UNSURE_BELOW if self.stroke_reader is None else UNSURE_BELOW_WITH_STROKES
+
     def describe(self) -> str:
         accuracy = self.test_accuracy
         reads = " + stroke reader" if self.stroke_reader is not None else ""
@@ -155,7 +167,9 @@ class Classifier:
         if mnist_image is None:
             return None
         probabilities = self.probabilities(normalize(mnist_image))[0]
+        unsure_below = UNSURE_BELOW
         if stroke_probabilities is not None:
             probabilities = combine(probabilities, stroke_probabilities)
+            unsure_below = self.strokes_unsure_below
         digit = int(probabilities.argmax())
-        return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image)
+        return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image, unsure_below)

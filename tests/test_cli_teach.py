@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -15,6 +16,7 @@ from digitpad.data import load_mnist
 from digitpad.image_files import load_labelled_folder
 from digitpad.models import build_model
 from digitpad.preprocess import normalize
+from digitpad.stroke_reader import StrokeReader
 from digitpad.training import fit
 from cli_helpers import assert_one_clean_message, digit_image, run
 from drawing_fakes import fill_collection
@@ -192,6 +194,22 @@ def test_teach_out_writes_only_there(capsys, fake_mnist, tiny_model, tmp_path):
     assert "held-out" not in out and out.splitlines()[0] == "taught 10 drawings, held out 0 (seed 0)"
     assert not paths.models_dir().exists() or not list(paths.models_dir().iterdir())
     assert paths.current_model_path() == paths.shipped_model_path()
+
+
+def test_teach_keeps_the_models_stroke_reader(capsys, fake_mnist, tiny_model, tmp_path):
+    path, _, _ = tiny_model
+    torch.manual_seed(0)
+    reader = StrokeReader().state_dict()
+    with_reader = tmp_path / "with-reader.pt"
+    checkpoint.save(dataclasses.replace(checkpoint.load(path), stroke_reader=reader), with_reader)
+    collection = tmp_path / "my-digits"
+    fill_collection(collection, per_digit=1)
+    status, _, err = run(capsys, "teach", str(collection), "--from", str(with_reader), "--holdout", "0",
+                         "--epochs", "1", "--data-dir", str(fake_mnist["root"]), "--out", str(tmp_path / "taught.pt"))
+    assert status == 0, err
+    taught = checkpoint.load(tmp_path / "taught.pt")
+    for key, tensor in reader.items():
+        torch.testing.assert_close(taught.stroke_reader[key], tensor)
 
 
 @pytest.mark.parametrize("case", ["empty folder", "too few", "wrong layout", "missing", "no collection yet"])

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
 from digitpad import paths  # noqa: E402
-from digitpad.inference import NOT_A_DIGIT_BELOW, UNSURE_BELOW, Classifier  # noqa: E402
+from digitpad.inference import NOT_A_DIGIT_BELOW, Classifier  # noqa: E402
 from non_digits import non_digit_drawings, top_probabilities  # noqa: E402
 from stroke_replay import STROKES_DIR, load_stroke_set, strokes_of  # noqa: E402
 from writers import placed_on_canvas  # noqa: E402
@@ -41,7 +41,7 @@ def test_nine_in_ten_drawn_non_digits_are_not_a_digit_or_unsure(shipped, stroke_
     families = non_digit_drawings(150, sequences, seed=0)
     top = np.concatenate([top_probabilities(shipped, drawings) for drawings in families.values()])
     assert len(top) == 600
-    assert np.mean(top < UNSURE_BELOW) >= 0.90
+    assert np.mean(top < shipped.strokes_unsure_below) >= 0.90
 
 
 def test_at_most_one_drawn_digit_in_a_hundred_is_called_not_a_digit(shipped, stroke_set):

@@ -132,12 +132,13 @@ def main() -> int:
     print(f"strokes redrawn {stroke_module.REDRAW_SPAN_PX} px across with a {stroke_module.REDRAW_PEN_PX} px pen")
     print(f"{len(chosen)} samples per row from the {args.strokes} MNIST strokes (seed {args.seed}); canvas {CANVAS_SIDE} px, pen {PEN_WIDTH} of it; "
           f"picture: the canvas's pixels as a 280x280 PNG read as `digitpad predict` reads it\n")
-    print("| strokes | canvas (app) | picture (predict) | only the canvas right | only the picture right |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| strokes | canvas (app) | picture (predict) | only the canvas right | only the picture right | "
+          "canvas unsure | canvas sure and right |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="digitpad-pictures-") as folder:
         for name, change in {"MNIST strokes as recorded": "recorded", **VARIANTS}.items():
             rng = np.random.default_rng([args.seed, 19])  # every row draws the same writers
-            canvas_right, picture_right = [], []
+            canvas_right, picture_right, canvas_sure = [], [], []
             for number, index in enumerate(chosen):
                 if change == "recorded":
                     points = to_canvas_points(strokes_of(sequences[index]), CANVAS_SIDE, CANVAS_SIDE, rng)
@@ -150,10 +151,11 @@ def main() -> int:
                 from_strokes = classifier.predict_strokes(strokes)
                 from_picture = saved_picture_prediction(classifier, canvas.to_array(), number, Path(folder))
                 canvas_right.append(from_strokes is not None and from_strokes.digit == truth[number])
+                canvas_sure.append(from_strokes is not None and not from_strokes.unsure)
                 picture_right.append(from_picture is not None and from_picture.digit == truth[number])
-            on_canvas, as_picture = np.array(canvas_right), np.array(picture_right)
+            on_canvas, as_picture, sure = np.array(canvas_right), np.array(picture_right), np.array(canvas_sure)
             print(f"| {name} | {on_canvas.mean():.2%} | {as_picture.mean():.2%} | {np.sum(on_canvas & ~as_picture)} | "
-                  f"{np.sum(~on_canvas & as_picture)} |", flush=True)
+                  f"{np.sum(~on_canvas & as_picture)} | {1 - sure.mean():.2%} | {on_canvas[sure].mean():.2%} |", flush=True)
     canvas.close()
     return 0
 

@@ -122,11 +122,11 @@ def non_digit_drawings(per_family: int, sequences: np.ndarray, seed: int) -> dic
 
 
 def top_probabilities(classifier, drawings: list) -> np.ndarray:
-    from digitpad.preprocess import normalize
+    """Each drawing's top probability as the app reads it: redrawn, and by the stroke reader where there is one."""
     from digitpad.strokes import to_mnist_image
 
     images = np.stack([to_mnist_image(strokes) for strokes in drawings])
-    return np.concatenate([classifier.probabilities(normalize(images[i:i + 1000])).max(axis=1)
+    return np.concatenate([classifier.drawing_probabilities(images[i:i + 1000], drawings[i:i + 1000]).max(axis=1)
                            for i in range(0, len(images), 1000)])
 
 
@@ -144,10 +144,11 @@ def main() -> int:
     import torch
 
     from digitpad import paths
-    from digitpad.inference import NOT_A_DIGIT_BELOW, UNSURE_BELOW, Classifier
+    from digitpad.inference import NOT_A_DIGIT_BELOW, Classifier
 
     torch.set_num_threads(1)  # as the app reads drawings: one thread on the GUI's
     classifier = Classifier.from_path(args.checkpoint or paths.shipped_model_path())
+    unsure_below = classifier.strokes_unsure_below
     redraw_at(args.redraw_span)
     sequences, labels = load_strokes(args.strokes, args.data_dir)
     families = non_digit_drawings(args.per_family, sequences, args.seed)
@@ -158,16 +159,16 @@ def main() -> int:
     every_non_digit = np.concatenate(list(family_top.values()))
     print(f"model: {classifier.describe()}")
     print(f"{len(every_non_digit)} non-digits ({args.per_family} of each family), {len(digit_top)} digits from the "
-          f"{args.strokes} MNIST strokes; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below {UNSURE_BELOW:g}\n")
+          f"{args.strokes} MNIST strokes; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below {unsure_below:g}\n")
 
     print("| family | not a digit | not a digit or unsure |")
     print("| --- | --- | --- |")
     for family, top in family_top.items():
-        print(f"| {family} | {np.mean(top < NOT_A_DIGIT_BELOW):.1%} | {np.mean(top < UNSURE_BELOW):.1%} |")
+        print(f"| {family} | {np.mean(top < NOT_A_DIGIT_BELOW):.1%} | {np.mean(top < unsure_below):.1%} |")
     print(f"| **all non-digits** | **{np.mean(every_non_digit < NOT_A_DIGIT_BELOW):.1%}** | "
-          f"**{np.mean(every_non_digit < UNSURE_BELOW):.1%}** |")
+          f"**{np.mean(every_non_digit < unsure_below):.1%}** |")
     print(f"| MNIST-strokes digits | {np.mean(digit_top < NOT_A_DIGIT_BELOW):.2%} | "
-          f"{np.mean(digit_top < UNSURE_BELOW):.2%} |")
+          f"{np.mean(digit_top < unsure_below):.2%} |")
 
     print("\nThe trade-off, as the 'not a digit' level moves:\n")
     print("| not a digit below | non-digits called not a digit | digits called not a digit |")

@@ -167,7 +167,7 @@ def assert_still_classifies(window, qtbot) -> None:
 def assert_honest(window) -> None:
     """The label, confidence text and bars agree: digit = top bar, '?' exactly when unsure,
     'not a digit' exactly when no digit reaches NOT_A_DIGIT_BELOW (naming the closest)."""
-    from digitpad.inference import NOT_A_DIGIT_BELOW, UNSURE_BELOW
+    from digitpad.inference import NOT_A_DIGIT_BELOW
 
     text = prediction_text(window)
     bars = window.bars.values()
@@ -183,7 +183,8 @@ def assert_honest(window) -> None:
     assert text[0].isdigit(), text
     assert int(text[0]) == int(bars.argmax())
     unsure = text.endswith("?")
-    assert unsure == (top < UNSURE_BELOW), (text, top)
+    in_use = window.models.model()
+    assert unsure == (top < in_use.classifier.strokes_unsure_below), (text, top)
     confidence = window.confidence_label.text()
     assert (f"{top * 100:.0f} %" in confidence) if unsure else (f"{top * 100:.1f} % sure" in confidence)
 
