@@ -51,9 +51,15 @@ class LoadedModel:
     def test_accuracy(self) -> float | None:
         return self.classifier.test_accuracy
 
+    @property
+    def networks(self) -> str:
+        """The image network, and the stroke reader beside it when the model has one."""
+        reader = " + stroke reader" if self.classifier.stroke_reader is not None else ""
+        return f"{self.model_config.describe()}{reader}"
+
     def describe(self) -> str:
         accuracy = self.test_accuracy
-        parts = [self.name, self.model_config.describe()]
+        parts = [self.name, self.networks]
         parts.append(f"test accuracy {accuracy * 100:.2f} %" if accuracy is not None else "test accuracy unknown")
         return " · ".join(parts)
 
@@ -61,7 +67,7 @@ class LoadedModel:
         """For the window's model label: name, architecture and accuracy on three lines."""
         accuracy = self.test_accuracy
         tested = f"{accuracy * 100:.2f} % on the MNIST test set" if accuracy is not None else "accuracy not measured"
-        return f"Model in use: {self.name}\n{self.model_config.describe()}\n{tested}"
+        return f"Model in use: {self.name}\n{self.networks}\n{tested}"
 
     def copy_of_weights(self) -> dict:
         """A private copy of the weights, safe to hand to another thread."""

@@ -47,12 +47,12 @@ def load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.split("load average:")[-1].strip()
 
 
-def right(classifier_model, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) bool: which images the model reads right."""
-    from digitpad.evaluation import evaluate_fully
-    from digitpad.preprocess import normalize
-
-    return evaluate_fully(classifier_model, normalize(images), labels).predictions == labels
+def right(classifier, images: np.ndarray, drawings: list, labels: np.ndarray) -> np.ndarray:
+    """(N,) bool: which drawings (their redraws ``images`` and their strokes) the classifier reads right,
+    as the app reads the canvas: with the stroke reader too when the model has one."""
+    answers = np.concatenate([classifier.drawing_probabilities(images[i:i + 1000], drawings[i:i + 1000])
+                              for i in range(0, len(images), 1000)])
+    return answers.argmax(axis=1) == labels
 
 
 def main() -> int:
@@ -85,7 +85,7 @@ def main() -> int:
     from digitpad.collection import Collection
     from digitpad.config import TeachConfig
     from digitpad.data import load_mnist
-    from digitpad.models import build_model
+    from digitpad.inference import Classifier
     from digitpad.strokes import to_mnist_image
     from digitpad.teaching import TeachingResult, teach
     from digitpad.training import training_threads
@@ -95,10 +95,9 @@ def main() -> int:
                                                       "mnist_per_batch") if getattr(args, name) is not None}
     config = TeachConfig(holdout_fraction=args.holdout, seed=args.seed, **changes)
     shipped = checkpoint.load(paths.shipped_model_path())
-    model = build_model(shipped.model_config)
-    model.load_state_dict(shipped.state_dict)
+    model = Classifier.from_checkpoint(shipped)
     data = load_mnist(args.data_dir, download=False)
-    print(f"model: {paths.shipped_model_path()} ({shipped.model_config.describe()}); torch threads "
+    print(f"model: {paths.shipped_model_path()} ({model.describe()}); torch threads "
           f"{torch.get_num_threads()}; {config}; the {args.strokes} MNIST strokes")
     print(f"load average at start: {load()}\n", flush=True)
 
@@ -116,11 +115,13 @@ def main() -> int:
             others = of_digit[max(ks):]
             measured_index.extend(others[: args.per_digit] if args.per_digit else others)
         measured_labels = labels[measured_index]
-        measured = np.stack([to_mnist_image(writer.strokes(sequences[i], labels[i], rng)) for i in measured_index])
-        before = right(model, measured, measured_labels).mean()
+        measured_strokes = [writer.strokes(sequences[i], labels[i], rng) for i in measured_index]
+        measured = np.stack([to_mnist_image(strokes) for strokes in measured_strokes])
+        before = right(model, measured, measured_strokes, measured_labels).mean()
         plain_rng = np.random.default_rng([args.seed, number, 1])
-        plain = np.stack([to_mnist_image(PLAIN.strokes(sequences[i], labels[i], plain_rng)) for i in measured_index])
-        readable = right(model, plain, measured_labels)
+        plain_strokes = [PLAIN.strokes(sequences[i], labels[i], plain_rng) for i in measured_index]
+        plain = np.stack([to_mnist_image(strokes) for strokes in plain_strokes])
+        readable = right(model, plain, plain_strokes, measured_labels)
         for k in ks:
             collection = Collection(scratch / f"writer-{number}-k{k}")
             for digit in range(10):
@@ -134,9 +135,10 @@ def main() -> int:
                 if isinstance(event, TeachingResult):
                     result = event
             elapsed = time.perf_counter() - started
-            taught = build_model(result.model_config)
-            taught.load_state_dict(result.state_dict)
-            taught_right = right(taught, measured, measured_labels)
+            # As the app keeps it: the taught image network with the model's stroke reader.
+            taught = Classifier.from_state(result.model_config, result.state_dict,
+                                           stroke_reader_state=shipped.stroke_reader)
+            taught_right = right(taught, measured, measured_strokes, measured_labels)
             after, after_readable = taught_right.mean(), taught_right[readable].mean()
             rows.append((writer.name, k, before, after, result.test_accuracy, result.mnist_before, elapsed))
             print(f"| {writer.name} | {k} | {before:.2%} | {after:.2%} | {readable.mean():.2%} | {after_readable:.2%} "
