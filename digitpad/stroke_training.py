@@ -3,7 +3,7 @@
 Two tracings of each digit (``digitpad.tracing``): from a skeleton on a grid 4
 times finer, smoothed, as a person's strokes are; and from one on MNIST's own
 grid, pixel staircase and all, so that the reader is not thrown by jagged
-input. Tracing 70,000 digits is slow Python (about 15 minutes on 2 cores, in
+input. Tracing 70,000 digits is slow Python (about 16 minutes on 2 cores, in
 as many processes as there are cores), so it is done once and kept in
 digitpad's cache folder, keyed by the images themselves.
 

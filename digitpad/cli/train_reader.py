@@ -3,7 +3,7 @@
 The model keeps its image network as it is; a stroke reader
 (``digitpad.stroke_reader``) is trained beside it on MNIST's training digits
 traced into strokes, and the two are saved together. The first run traces
-MNIST (about 15 minutes on 2 cores, then cached).
+MNIST (about 16 minutes on 2 cores, then cached).
 """
 
 from __future__ import annotations
