@@ -64,10 +64,12 @@ class LoadedModel:
         return " · ".join(parts)
 
     def describe_lines(self) -> str:
-        """For the window's model label: name, architecture and accuracy on three lines."""
+        """For the window's model label: name, architecture (and stroke reader) and accuracy, a line each."""
         accuracy = self.test_accuracy
         tested = f"{accuracy * 100:.2f} % on the MNIST test set" if accuracy is not None else "accuracy not measured"
-        return f"Model in use: {self.name}\n{self.networks}\n{tested}"
+        # The reader on a line of its own: appended, it wrapped mid-phrase in the prediction panel.
+        reader = "\n+ a stroke reader" if self.classifier.stroke_reader is not None else ""
+        return f"Model in use: {self.name}\n{self.model_config.describe()}{reader}\n{tested}"
 
     def copy_of_weights(self) -> dict:
         """A private copy of the weights, safe to hand to another thread."""

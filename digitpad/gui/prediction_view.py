@@ -100,7 +100,7 @@ class PredictionView(QGroupBox):
         self.model_label = QLabel("Model in use: loading…")
         self.model_label.setObjectName("model_label")
         self.model_label.setWordWrap(True)
-        # Three lines: name, architecture, accuracy (see LoadedModel.describe_lines).
+        # Three lines (four with a stroke reader): name, architecture, accuracy (see LoadedModel.describe_lines).
         self.model_label.setMinimumHeight(self.model_label.fontMetrics().lineSpacing() * 3 + 4)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.model_label)
