@@ -15,8 +15,7 @@ from digitpad.config import ModelConfig
 from digitpad.models import ConvolutionsThenClassifier, build_model
 from digitpad.preprocess import normalize, to_mnist_image
 from digitpad.stroke_reader import StrokeReader, combine
-from digitpad.strokes import Stroke
-from digitpad.strokes import to_mnist_image as strokes_to_mnist_image
+from digitpad.strokes import Stroke, marks, mnist_image_of
 
 # Below this top probability the app says "unsure" rather than give a confident
 # wrong answer. Chosen on replayed drawn strokes (tests/bench/drawn_digits.py) and
@@ -115,10 +114,15 @@ class Classifier:
         """The top probability below which a drawing read from its strokes is "unsure"."""
         return UNSURE_BELOW if self.stroke_reader is None else UNSURE_BELOW_WITH_STROKES
 
+    @property
+    def networks(self) -> str:
+        """The image network, and the stroke reader beside it when the model has one."""
+        reader = " + stroke reader" if self.stroke_reader is not None else ""
+        return f"{self.model_config.describe()}{reader}"
+
     def describe(self) -> str:
         accuracy = self.test_accuracy
-        reads = " + stroke reader" if self.stroke_reader is not None else ""
-        text = f"{self.name or 'model'} · {self.model_config.describe()}{reads}"
+        text = f"{self.name or 'model'} · {self.networks}"
         return text if accuracy is None else f"{text} · {accuracy:.2%} on MNIST test"
 
     def probabilities(self, model_input: torch.Tensor) -> np.ndarray:
@@ -144,10 +148,13 @@ class Classifier:
 
         With a stroke reader, its answer on the pen's path is combined with the image model's.
         """
-        mnist_image = strokes_to_mnist_image(strokes)
-        if mnist_image is None or self.stroke_reader is None:
+        kept = marks(strokes)  # once, for both networks: finding stray taps is the costly part
+        if kept is None:
+            return None
+        mnist_image = mnist_image_of(kept)
+        if self.stroke_reader is None:
             return self._classify(mnist_image)
-        path = torch.from_numpy(pen_path.from_strokes(strokes))[None]
+        path = torch.from_numpy(pen_path.from_marks(kept))[None]
         return self._classify(mnist_image, self.stroke_probabilities(path)[0])
 
     def drawing_probabilities(self, images: np.ndarray, strokes: Sequence[Sequence[Stroke] | None]) -> np.ndarray:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from digitpad.strokes import Stroke, marks
+from digitpad.strokes import Marks, Stroke, marks
 
 PATH_POINTS = 64
 PATH_CHANNELS = 6  # x, y, direction x, direction y, pen landed, pen lifts
@@ -40,7 +40,12 @@ def from_strokes(strokes: Sequence[Stroke]) -> np.ndarray | None:
     Stray taps are left out, as the CNN's redraw leaves them out.
     """
     kept = marks(strokes)
-    return None if kept is None else pen_path(kept.trajectories)
+    return None if kept is None else from_marks(kept)
+
+
+def from_marks(kept: Marks) -> np.ndarray:
+    """``from_strokes`` of strokes whose ``marks`` are already found (the redraw found them too)."""
+    return pen_path(kept.trajectories)
 
 
 def pen_path(strokes: Sequence[np.ndarray], points: int = PATH_POINTS) -> np.ndarray:

@@ -57,8 +57,8 @@ def redraw(strokes: Sequence[Stroke]) -> np.ndarray | None:
     pen's blob instead of being blown up to full size. Stray taps beside a
     drawing are left out (see ``_stray_taps``).
     """
-    image = _redrawn(strokes)
-    return None if image is None else np.asarray(image)
+    kept = marks(strokes)
+    return None if kept is None else np.asarray(_redrawn(kept))
 
 
 def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
@@ -68,12 +68,15 @@ def to_mnist_image(strokes: Sequence[Stroke]) -> np.ndarray | None:
     does to any image, with the same result, but without first finding the ink
     in an image whose ink is known.
     """
-    image = _redrawn(strokes)
-    if image is None:
-        return None
+    kept = marks(strokes)
+    return None if kept is None else mnist_image_of(kept)
+
+
+def mnist_image_of(kept: Marks) -> np.ndarray:
+    """``to_mnist_image`` of strokes whose ``marks`` are already found."""
     from digitpad.preprocess import fit_and_centre
 
-    return fit_and_centre(image)
+    return fit_and_centre(_redrawn(kept))
 
 
 def _stray_taps(widths: np.ndarray, lows: np.ndarray, highs: np.ndarray, trajectories: list[np.ndarray]) -> np.ndarray:
@@ -198,12 +201,9 @@ def marks(strokes: Sequence[Stroke]) -> Marks | None:
     return Marks(trajectories, widths, lows, highs)
 
 
-def _redrawn(strokes: Sequence[Stroke]):
+def _redrawn(kept: Marks):
     from PIL import Image, ImageDraw
 
-    kept = marks(strokes)
-    if kept is None:
-        return None
     trajectories, widths, lows, highs = kept.trajectories, kept.widths, kept.lows, kept.highs
     origin = lows.min(axis=0)
     extent = highs.max(axis=0) - origin
