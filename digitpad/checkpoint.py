@@ -349,8 +349,7 @@ def _check_weights(path: Path, model_config: ModelConfig, state_dict: dict[str, 
     try:
         model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise _problem(path, f"its weights do not fit a {model_config.describe()} ({first_line})") from None
+        raise _problem(path, f"its weights do not fit a {model_config.describe()} ({_first_line(error)})") from None
     _check_finite(path, state_dict, "its weights")
 
 
@@ -363,10 +362,14 @@ def _check_stroke_reader(path: Path, state_dict: dict) -> None:
     try:
         StrokeReader().load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise _problem(path, f"its stroke reader's weights do not fit this digitpad's stroke reader ({first_line})") \
-            from None
+        raise _problem(path, "its stroke reader's weights do not fit this digitpad's stroke reader "
+                       f"({_first_line(error)})") from None
     _check_finite(path, state_dict, "its stroke reader's weights")
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_finite(path: Path, state_dict: dict[str, torch.Tensor], whose: str) -> None:

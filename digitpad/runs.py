@@ -8,6 +8,7 @@ the person what happened.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,20 +83,11 @@ def keep_result(
     """
     if learned_nothing(result):
         return KeptRun(None, None, adopted=False, recorded=False)
-    save_problem = record_problem = None
-    try:
-        path: Path | None = out if out is not None else paths.new_model_path(prefix)
-    except OSError as error:
-        path = None
-        save_problem = f"Could not save the model in {paths.models_dir()}: {error.strerror or error}."
-    kept = checkpoint.from_result(result, path.stem if path is not None else f"{prefix}-unsaved")
-    kept.stroke_reader = stroke_reader
-    if path is not None:
-        try:
-            checkpoint.save(kept, path)
-        except checkpoint.CheckpointError as error:
-            save_problem = str(error)
-            path = None
+
+    def named(name: str) -> Checkpoint:
+        kept = checkpoint.from_result(result, name)
+        kept.stroke_reader = stroke_reader
+        return kept
 
     worse = (
         result.stopped
@@ -103,7 +95,30 @@ def keep_result(
         and is_finite(result.test_accuracy)
         and result.test_accuracy < current_accuracy
     )
-    adopted = not worse and out is None and (adopt_stopped or not result.stopped)
+    return keep_checkpoint(named, out, prefix, adopt=not worse and (adopt_stopped or not result.stopped))
+
+
+def keep_checkpoint(named: Callable[[str], Checkpoint], out: Path | None, prefix: str, adopt: bool) -> KeptRun:
+    """Save the checkpoint ``named(name)`` makes, and record it as the current model if ``adopt``.
+
+    Without ``out`` it goes into the models folder (a new ``prefix-DATE.pt``,
+    whose stem is its name) and may be adopted; with ``out`` it is only written
+    there. Saving problems do not raise (see ``keep_result``).
+    """
+    save_problem = record_problem = None
+    try:
+        path: Path | None = out if out is not None else paths.new_model_path(prefix)
+    except OSError as error:
+        path = None
+        save_problem = f"Could not save the model in {paths.models_dir()}: {error.strerror or error}."
+    kept = named(path.stem if path is not None else f"{prefix}-unsaved")
+    if path is not None:
+        try:
+            checkpoint.save(kept, path)
+        except checkpoint.CheckpointError as error:
+            save_problem = str(error)
+            path = None
+    adopted = adopt and out is None
     recorded = False
     if adopted and path is not None:
         try:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 from digitpad.cli.common import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     UsageError,
     checked_out,
+    exit_status,
     load_training_data,
+    report_kept,
     say,
     show_progress,
     stop_on_interrupt,
@@ -41,7 +40,8 @@ def reader_settings(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from digitpad import checkpoint, paths
+    from digitpad import checkpoint
+    from digitpad.runs import KeptRun, keep_checkpoint
 
     settings = reader_settings(args)
     start_from = checkpoint.load(args.start_from)
@@ -85,26 +85,15 @@ def run(args: argparse.Namespace) -> int:
 
     assert result is not None, "fit_reader() always ends with a ReaderResult"
     if result.steps == 0:
-        say("digitpad train: stopped before the first step; nothing was saved")
-        return EXIT_INTERRUPTED
-    metrics = dict(start_from.metrics, stroke_reader_test_accuracy=result.test_accuracy,
-                   stroke_reader_training_seconds=result.elapsed, stroke_reader_stopped_early=result.stopped)
-    target = out if out is not None else paths.new_model_path("reader")
-    joined = dataclasses.replace(start_from, stroke_reader=result.state_dict, metrics=metrics, name=Path(target).stem)
-    try:
-        checkpoint.save(joined, target)
-    except checkpoint.CheckpointError as error:
-        say(f"digitpad train: {error}")
-        return EXIT_FAILED
-    if out is None:
-        try:
-            paths.set_current_model(target)
-        except OSError as error:
-            say(f"digitpad train: saved the model to {target}, but could not make it the app's current model "
-                f"({error.strerror or error})")
-            return EXIT_FAILED
-        say(f"saved the model to {target}; it is now the app's current model")
+        kept = KeptRun(None, None, adopted=False, recorded=False)
     else:
-        say(f"saved the model to {target}")
+        metrics = dict(start_from.metrics, stroke_reader_test_accuracy=result.test_accuracy,
+                       stroke_reader_training_seconds=result.elapsed, stroke_reader_stopped_early=result.stopped)
+        kept = keep_checkpoint(
+            lambda name: dataclasses.replace(start_from, stroke_reader=result.state_dict, metrics=metrics, name=name),
+            out, prefix="reader", adopt=True)
+    failed = report_kept(kept, result, out, "train", "training")
+    if failed is not None:
+        return failed
     print(f"stroke reader test accuracy (MNIST test digits traced): {result.test_accuracy:.4f}", flush=True)
-    return EXIT_INTERRUPTED if result.stopped else EXIT_OK
+    return exit_status(kept, result, out)

@@ -51,15 +51,9 @@ class LoadedModel:
     def test_accuracy(self) -> float | None:
         return self.classifier.test_accuracy
 
-    @property
-    def networks(self) -> str:
-        """The image network, and the stroke reader beside it when the model has one."""
-        reader = " + stroke reader" if self.classifier.stroke_reader is not None else ""
-        return f"{self.model_config.describe()}{reader}"
-
     def describe(self) -> str:
         accuracy = self.test_accuracy
-        parts = [self.name, self.networks]
+        parts = [self.name, self.classifier.networks]
         parts.append(f"test accuracy {accuracy * 100:.2f} %" if accuracy is not None else "test accuracy unknown")
         return " · ".join(parts)
 
