@@ -3,9 +3,10 @@
 A drawing with strokes is replayed the way the same hand might draw it again:
 its strokes turned, stretched, sheared, bent and jittered a little, then
 rendered along the canvas's own path (``digitpad.strokes.to_mnist_image``), so
-each version is what the app would show the model. A drawing kept only as an
-image is distorted with ``digitpad.augment`` instead, as MNIST's images are in
-training.
+each version is what the app would show the model, and walked as the stroke
+reader walks the pen (``digitpad.pen_path``). A drawing kept only as an image is
+distorted with ``digitpad.augment`` instead, as MNIST's images are in training,
+and has no pen path.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import numpy as np
 import torch
 
 from digitpad.augment import augment_batch
+from digitpad import pen_path
 from digitpad.collection import Drawing
 from digitpad.config import IMAGE_SIDE, MNIST_MEAN, MNIST_STD
 from digitpad.preprocess import normalize
-from digitpad.strokes import Stroke, to_mnist_image
+from digitpad.pen_path import PATH_CHANNELS, PATH_POINTS
+from digitpad.strokes import Stroke, marks, mnist_image_of
 
 
 @dataclass(frozen=True)
@@ -74,37 +77,61 @@ def varied_strokes(strokes: Sequence[Stroke], rng: np.random.Generator,
 
 
 def _versions(drawing: Drawing, count: int, rng: np.random.Generator, generator: torch.Generator,
-              settings: StrokeAugment) -> np.ndarray:
-    """``count`` model inputs (count, 28, 28) for one drawing: its own, then varied replays."""
+              settings: StrokeAugment) -> tuple[np.ndarray, np.ndarray | None]:
+    """``count`` model inputs (count, 28, 28) for one drawing, its own then varied replays, and the
+    same versions' pen paths (count, PATH_CHANNELS, PATH_POINTS); None for a drawing without strokes."""
     own = drawing.image()
-    versions = [own]
-    if count > 1 and drawing.strokes and any(stroke.points for stroke in drawing.strokes):
-        while len(versions) < count:
-            image = to_mnist_image(varied_strokes([s for s in drawing.strokes if s.points], rng, settings))
-            versions.append(own if image is None else image)
-    elif count > 1:
-        repeated = normalize(np.repeat(own[None], count - 1, axis=0))
-        distorted = augment_batch(repeated, generator, mean=MNIST_MEAN, std=MNIST_STD)
-        versions.extend((distorted[:, 0] * MNIST_STD + MNIST_MEAN).clamp(0.0, 1.0).numpy())
-    return np.stack(versions).astype(np.float32)
+    strokes = [stroke for stroke in drawing.strokes or [] if stroke.points]
+    own_path = pen_path.from_strokes(strokes) if strokes else None
+    if own_path is None:
+        versions = [own]
+        if count > 1:
+            repeated = normalize(np.repeat(own[None], count - 1, axis=0))
+            distorted = augment_batch(repeated, generator, mean=MNIST_MEAN, std=MNIST_STD)
+            versions.extend((distorted[:, 0] * MNIST_STD + MNIST_MEAN).clamp(0.0, 1.0).numpy())
+        return np.stack(versions).astype(np.float32), None
+    versions, paths = [own], [own_path]
+    while len(versions) < count:
+        kept = marks(varied_strokes(strokes, rng, settings))
+        if kept is None:
+            versions.append(own)
+            paths.append(own_path)
+        else:
+            versions.append(mnist_image_of(kept))
+            paths.append(pen_path.from_marks(kept))
+    return np.stack(versions).astype(np.float32), np.stack(paths)
+
+
+@dataclass(frozen=True)
+class DrawingPool:
+    """The versions of a person's drawings to teach from, made once before teaching rather than at each step."""
+
+    images: torch.Tensor  # normalized (N * variants, 1, 28, 28)
+    labels: torch.Tensor  # (N * variants,)
+    # The same versions' pen paths (N * variants, PATH_CHANNELS, PATH_POINTS), for a stroke reader;
+    # zeros where ``with_strokes`` is False: a drawing kept only as an image.
+    pen_paths: torch.Tensor
+    with_strokes: torch.Tensor  # bool (N * variants,)
 
 
 def drawing_pool(drawings: Sequence[Drawing], variants: int, seed: int,
                  settings: StrokeAugment = DEFAULT_STROKE_AUGMENT,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Every drawing as ``variants`` versions: normalized images (N * variants, 1, 28, 28) and labels.
-
-    Rendered once, before teaching, rather than at each step. None when stopped.
-    """
+                 should_stop: Callable[[], bool] | None = None) -> DrawingPool | None:
+    """Every drawing as ``variants`` versions; None when stopped."""
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
-    images, labels = [], []
+    images, labels, paths, with_strokes = [], [], [], []
     for drawing in drawings:
         if should_stop is not None and should_stop():
             return None
-        images.append(_versions(drawing, variants, rng, generator, settings))
+        drawn, drawn_paths = _versions(drawing, variants, rng, generator, settings)
+        images.append(drawn)
+        paths.append(np.zeros((variants, PATH_CHANNELS, PATH_POINTS), np.float32) if drawn_paths is None
+                     else drawn_paths)
         labels.extend([drawing.digit] * variants)
-    return normalize(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+        with_strokes.extend([drawn_paths is not None] * variants)
+    return DrawingPool(normalize(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64),
+                       torch.from_numpy(np.concatenate(paths)), torch.tensor(with_strokes, dtype=torch.bool))
 
 
 def drawing_images(drawings: Sequence[Drawing]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,3 +139,14 @@ def drawing_images(drawings: Sequence[Drawing]) -> tuple[torch.Tensor, torch.Ten
     if not drawings:
         return torch.zeros(0, 1, IMAGE_SIDE, IMAGE_SIDE), torch.zeros(0, dtype=torch.int64)
     return normalize(np.stack([d.image() for d in drawings])), torch.tensor([d.digit for d in drawings])
+
+
+def drawing_pen_paths(drawings: Sequence[Drawing]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The drawings' pen paths as they were drawn (N, PATH_CHANNELS, PATH_POINTS), zeros for a drawing
+    without strokes, and which have strokes (N,) bool: what a stroke reader reads of them."""
+    paths = [pen_path.from_strokes(drawing.strokes) if drawing.strokes else None for drawing in drawings]
+    stacked = np.zeros((len(paths), PATH_CHANNELS, PATH_POINTS), np.float32)
+    for index, path in enumerate(paths):
+        if path is not None:
+            stacked[index] = path
+    return torch.from_numpy(stacked), torch.tensor([path is not None for path in paths], dtype=torch.bool)

@@ -78,8 +78,9 @@ def keep_result(
     ``adopt_stopped`` False no stopped run is adopted (teaching: there Stop keeps
     the model in use). Saving problems do not raise: the checkpoint is returned
     all the same, so what was learned stays usable in memory. ``stroke_reader``:
-    the weights of the stroke reader of the model the run started from, kept
-    with the new one (a run trains the image network only).
+    the stroke reader's weights to save with the new model: the one the run
+    started from (training teaches the image network only), or the one
+    teaching taught.
     """
     if learned_nothing(result):
         return KeptRun(None, None, adopted=False, recorded=False)

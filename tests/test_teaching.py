@@ -8,7 +8,11 @@ from digitpad.collection import Collection
 from digitpad.config import ConfigError, TeachConfig, TrainConfig
 from digitpad.evaluation import evaluate_fully
 from digitpad.models import build_model
-from digitpad.replay import drawing_images, drawing_pool, varied_strokes
+from digitpad import pen_path
+from digitpad.inference import Classifier
+from digitpad.pen_path import PATH_CHANNELS, PATH_POINTS
+from digitpad.replay import drawing_images, drawing_pen_paths, drawing_pool, varied_strokes
+from digitpad.stroke_reader import StrokeReader
 from digitpad.strokes import to_mnist_image
 from digitpad.teaching import MIN_DRAWINGS, NotEnoughDrawings, TeachingResult, holdout_split, teach
 from digitpad.training import BatchProgress, ValidationResult, fit
@@ -207,11 +211,21 @@ def test_drawings_without_strokes_are_varied_as_images(tmp_path):
     Image.fromarray(mnist_style).save(tmp_path / "4" / "by-hand.png")
     drawings = Collection(tmp_path).drawings()
 
-    images, labels = drawing_pool(drawings, variants=6, seed=0)
+    pool = drawing_pool(drawings, variants=6, seed=0)
 
-    assert images.shape == (6, 1, 28, 28) and labels.tolist() == [4] * 6
+    images = pool.images
+    assert images.shape == (6, 1, 28, 28) and pool.labels.tolist() == [4] * 6
     assert torch.equal(images[0], drawing_images(drawings)[0][0])
     assert all(not torch.equal(images[0], images[i]) for i in range(1, 6))
+    assert not pool.with_strokes.any() and not pool.pen_paths.any()
+
+
+def test_each_replay_has_the_pen_path_of_its_own_strokes(drawings):
+    pool = drawing_pool(drawings[:3], variants=4, seed=0)
+
+    assert pool.with_strokes.all() and pool.pen_paths.shape == (12, PATH_CHANNELS, PATH_POINTS)
+    assert torch.equal(pool.pen_paths[0], torch.from_numpy(pen_path.from_strokes(drawings[0].strokes)))
+    assert all(not torch.equal(pool.pen_paths[0], pool.pen_paths[i]) for i in range(1, 4))
 
 
 def test_the_teaching_config_checks_its_values():
@@ -229,3 +243,64 @@ def test_a_stopped_teaching_is_saved_but_the_model_in_use_stays(trained, drawing
 
     assert kept.saved and not kept.adopted and not kept.recorded
     assert paths.current_model_path() == paths.shipped_model_path()
+
+
+# --- a model with a stroke reader ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reader_state():
+    """The shipped model's stroke reader: it reads pen paths well, but not the made-up hand."""
+    from digitpad import paths
+
+    return checkpoint.load(paths.shipped_model_path()).stroke_reader
+
+
+def reader_accuracy(state: dict, drawings) -> float:
+    reader = StrokeReader()
+    reader.load_state_dict(state)
+    paths, _ = drawing_pen_paths(drawings)
+    with torch.inference_mode():
+        answers = reader.eval()(paths).argmax(dim=1)
+    return float((answers == torch.tensor([d.digit for d in drawings])).float().mean())
+
+
+def test_the_stroke_reader_learns_the_hand_too_in_its_fully_connected_layers(trained, drawings, data, reader_state):
+    given = {name: tensor.clone() for name, tensor in reader_state.items()}
+    result = run(trained, drawings, data, stroke_reader=reader_state)[-1]
+    _, held = holdout_split(drawings, QUICK.holdout_fraction, QUICK.seed)
+
+    assert reader_accuracy(result.stroke_reader, held) >= reader_accuracy(reader_state, held) + 0.3
+    changed = {name for name in reader_state if not torch.equal(reader_state[name], result.stroke_reader[name])}
+    assert changed == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert all(torch.equal(given[name], reader_state[name]) for name in given)  # the caller's weights are untouched
+
+
+def test_with_a_stroke_reader_the_held_out_drawings_are_read_as_the_app_reads_them(trained, drawings, data,
+                                                                                   reader_state):
+    result = run(trained, drawings, data, stroke_reader=reader_state)[-1]
+    _, held = holdout_split(drawings, QUICK.holdout_fraction, QUICK.seed)
+    app = Classifier.from_state(result.model_config, result.state_dict, stroke_reader_state=result.stroke_reader)
+
+    probabilities = app.drawing_probabilities(np.stack([d.image() for d in held]), [d.strokes for d in held])
+
+    assert result.holdout_after == pytest.approx(np.mean(probabilities.argmax(axis=1) == [d.digit for d in held]))
+
+
+def test_the_image_network_learns_the_same_with_or_without_a_stroke_reader(trained, drawings, data, reader_state):
+    alone = run(trained, drawings, data)[-1]
+    beside = run(trained, drawings, data, stroke_reader=reader_state)[-1]
+
+    assert all(torch.equal(alone.state_dict[name], beside.state_dict[name]) for name in alone.state_dict)
+    assert alone.stroke_reader is None
+
+
+def test_drawings_without_strokes_leave_the_stroke_reader_as_it_was(trained, data, reader_state, tmp_path):
+    collection = Collection(tmp_path)
+    for drawing in fill_collection(tmp_path / "with-strokes", per_digit=2).drawings():
+        collection.add(drawing.digit, drawing.image())
+
+    result = run(trained, collection.drawings(), data, stroke_reader=reader_state)[-1]
+
+    assert result.steps > 0
+    assert all(torch.equal(reader_state[name], result.stroke_reader[name]) for name in reader_state)

@@ -79,13 +79,14 @@ def run(args: argparse.Namespace) -> int:
         result = None
         with EpochBars() as bars:
             for event in teach(loaded.model_config, loaded.state_dict, loaded.history, drawings, data, config,
-                               should_stop=stop.is_set, before=evaluation.load_cached(model_path, key)):
+                               should_stop=stop.is_set, before=evaluation.load_cached(model_path, key),
+                               stroke_reader=loaded.stroke_reader):
                 show_progress(bars, event, "held-out drawings")
                 if isinstance(event, TeachingResult):
                     result = event
 
     assert result is not None, "teach() always ends with a TeachingResult"
-    kept = keep_result(result, out=out, prefix="taught", adopt_stopped=False, stroke_reader=loaded.stroke_reader)
+    kept = keep_result(result, out=out, prefix="taught", adopt_stopped=False, stroke_reader=result.stroke_reader)
     failed = report_kept(kept, result, out, "teach", "teaching")
     if failed is not None:
         return failed

@@ -69,6 +69,11 @@ class LoadedModel:
         """A private copy of the weights, safe to hand to another thread."""
         return {key: value.detach().clone() for key, value in self.checkpoint.state_dict.items()}
 
+    def copy_of_stroke_reader(self) -> dict | None:
+        """A private copy of the stroke reader's weights, or None for a model without one."""
+        reader = self.checkpoint.stroke_reader
+        return None if reader is None else {key: value.detach().clone() for key, value in reader.items()}
+
 
 def pin_torch_threads(count: int) -> None:
     """Give the calling thread ``count`` intra-op threads, whatever other threads set later.

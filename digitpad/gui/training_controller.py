@@ -54,7 +54,7 @@ class TrainingController(QObject):
         self._batches_seen = False  # this run has trained at least one batch
         self._stopping = False  # Stop was pressed for this run
         self._closing = False
-        # The stroke reader of the model a run continues or teaches: the run trains the image network only.
+        # The stroke reader of the model a training run continues: the run trains the image network only.
         self._kept_stroke_reader: dict | None = None
         panel.train_button.clicked.connect(self.start_training)
         panel.teach_button.clicked.connect(self.start_teaching)
@@ -159,10 +159,10 @@ class TrainingController(QObject):
             if model_path is not None:
                 before = evaluation.load_cached(model_path, evaluation.data_key(data.test_images, data.test_labels))
             return teaching.teach(model_config, initial_state, initial_history, drawings, data, config, should_stop,
-                                  before=before)
+                                  before=before, stroke_reader=stroke_reader)
 
         config = TeachConfig().with_changes(device=self._panel.build_train_config().device)
-        self._kept_stroke_reader = model.checkpoint.stroke_reader
+        stroke_reader = model.copy_of_stroke_reader()
         worker = TrainingWorker(config, folder, download=download, initial_state=model.copy_of_weights(),
                                 initial_history=getattr(model.checkpoint, "history", None), fit=teach)
         starting = f"Teaching {model.name} your handwriting: {len(drawings)} drawings, mixed with MNIST…"
@@ -268,7 +268,7 @@ class TrainingController(QObject):
         from digitpad import evaluation
 
         # A stopped lesson is kept as a file, but the model in use stays.
-        kept = self._keep(result, prefix="taught", adopt_stopped=False, stroke_reader=self._kept_stroke_reader)
+        kept = self._keep(result, prefix="taught", adopt_stopped=False, stroke_reader=result.stroke_reader)
         if kept is None:
             return
         if kept.saved:

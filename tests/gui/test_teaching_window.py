@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QProgressBar, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
 from .conftest import TEST_COUNT, TRAIN_TIMEOUT_MS, close_window, new_window, synthetic_digits
 
@@ -119,3 +119,33 @@ def test_closing_mid_teach_does_not_test_the_weights_it_throws_away(qtbot, use_t
     qtbot.waitUntil(lambda: progress.text().startswith("Epoch"), timeout=TRAIN_TIMEOUT_MS)
     close_window(window)
     assert measured.count(TEST_COUNT) == 1  # before teaching; not again for the weights a close throws away
+
+
+@pytest.mark.slow
+def test_teach_teaches_the_stroke_reader_of_the_model_in_use_too(qtbot, use_tiny_mnist, test_model_path, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from digitpad import checkpoint, paths
+    from digitpad.stroke_reader import StrokeReader
+
+    torch.manual_seed(0)
+    reader = StrokeReader().state_dict()
+    with_reader = tmp_path / "with-reader.pt"
+    checkpoint.save(dataclasses.replace(checkpoint.load(test_model_path), stroke_reader=reader), with_reader)
+    paths.set_current_model(with_reader)
+    collect(40)
+    window = new_window(qtbot)
+    try:
+        with qtbot.waitSignal(window.training_ended, timeout=TRAIN_TIMEOUT_MS):
+            with qtbot.waitSignal(window.model_changed, timeout=TRAIN_TIMEOUT_MS):
+                qtbot.mouseClick(teach_button(window), Qt.MouseButton.LeftButton)
+        taught = window.model()
+        assert taught.path.name.startswith("taught-") and taught.classifier.stroke_reader is not None
+        saved = checkpoint.load(taught.path).stroke_reader
+        changed = {key for key, tensor in reader.items() if not torch.equal(saved[key], tensor)}
+        assert changed == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}  # its convolutions are kept
+        assert "+ a stroke reader" in window.findChild(QLabel, "model_label").text()
+    finally:
+        close_window(window)
