@@ -28,7 +28,10 @@ UNSURE_BELOW = 0.95
 # the app can be sure sooner. At 0.93 both the unsure share and the sure answers'
 # errors are below the image network's at 0.95 on every stroke set and writer
 # proxy measured, and nine in ten drawn non-digits are still "not a digit" or
-# unsure; at 0.92 that falls to 89 % (tests/bench/RESULTS.md, "A second reader").
+# unsure (tests/bench/RESULTS.md, "A second reader"). With the shipped model,
+# 0.92 would keep the non-digits (91.7 %), but its sure answers on the shared
+# many writers would be right only 99.50 % of the time ("Teaching the stroke
+# reader too").
 UNSURE_BELOW_WITH_STROKES = 0.93
 # Below this top probability no digit is likely enough to name: the answer is "not a digit".
 # Chosen with tests/bench/non_digits.py, where it is the level that calls few drawn digits
