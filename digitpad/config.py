@@ -175,6 +175,9 @@ class TeachConfig:
 
     epochs: int = 3
     lr: float = 0.0005
+    # A stroke reader's peak learning rate: its fully connected layers learn a hand
+    # better at 4 times the image network's, and forget no more of MNIST.
+    reader_lr: float = 0.002
     drawings_per_batch: int = 32
     mnist_per_batch: int = 96
     variants: int = 16
@@ -190,7 +193,7 @@ class TeachConfig:
             raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if not 1 <= int(self.epochs) <= 1000:
             raise ConfigError("epochs must be between 1 and 1000")
-        if not 0.0 < float(self.lr) <= 1.0:
+        if not 0.0 < float(self.lr) <= 1.0 or not 0.0 < float(self.reader_lr) <= 1.0:
             raise ConfigError("learning rate must be above 0 and at most 1")
         if not 1 <= int(self.drawings_per_batch) <= 4096 or not 0 <= int(self.mnist_per_batch) <= 4096:
             raise ConfigError("a batch takes 1 to 4096 drawings and 0 to 4096 MNIST images")

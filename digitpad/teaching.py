@@ -271,8 +271,9 @@ class _ReaderLessons:
 
         self.reader, self.pool, self.mnist, self.config = reader, pool, mnist, config
         self.frozen = _frozen_layers(reader)
-        self.optimizer = Adam([parameter for parameter in reader.parameters() if parameter.requires_grad], lr=config.lr)
-        self.schedule = OneCycleLR(self.optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.2)
+        trainable = [parameter for parameter in reader.parameters() if parameter.requires_grad]
+        self.optimizer = Adam(trainable, lr=config.reader_lr)
+        self.schedule = OneCycleLR(self.optimizer, max_lr=config.reader_lr, total_steps=total_steps, pct_start=0.2)
         # Its own random streams, dropout's too, so that the image network learns exactly as it would alone
         # (on the CPU; on a GPU dropout draws from the device's stream).
         self.generator = torch.Generator().manual_seed(config.seed + 1)

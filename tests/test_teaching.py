@@ -229,8 +229,8 @@ def test_each_replay_has_the_pen_path_of_its_own_strokes(drawings):
 
 
 def test_the_teaching_config_checks_its_values():
-    for bad in (dict(epochs=0), dict(holdout_fraction=1.0), dict(holdout_fraction=-0.1), dict(lr=0), dict(variants=0),
-                dict(drawings_per_batch=0)):
+    for bad in (dict(epochs=0), dict(holdout_fraction=1.0), dict(holdout_fraction=-0.1), dict(lr=0), dict(reader_lr=0),
+                dict(variants=0), dict(drawings_per_batch=0)):
         with pytest.raises(ConfigError):
             TeachConfig(**bad)
 

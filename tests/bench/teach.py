@@ -66,6 +66,7 @@ def main() -> int:
                         help="measure on this many other drawings of each digit (default 0: all of them)")
     parser.add_argument("--epochs", type=int, help="TeachConfig.epochs (default: its default)")
     parser.add_argument("--lr", type=float, help="TeachConfig.lr")
+    parser.add_argument("--reader-lr", type=float, help="TeachConfig.reader_lr")
     parser.add_argument("--variants", type=int, help="TeachConfig.variants")
     parser.add_argument("--drawings-per-batch", type=int, help="TeachConfig.drawings_per_batch")
     parser.add_argument("--mnist-per-batch", type=int, help="TeachConfig.mnist_per_batch")
@@ -93,7 +94,7 @@ def main() -> int:
     from digitpad.training import training_threads
 
     torch.set_num_threads(training_threads(leave_core_for_gui=False))
-    changes = {name: getattr(args, name) for name in ("epochs", "lr", "variants", "drawings_per_batch",
+    changes = {name: getattr(args, name) for name in ("epochs", "lr", "reader_lr", "variants", "drawings_per_batch",
                                                       "mnist_per_batch") if getattr(args, name) is not None}
     config = TeachConfig(holdout_fraction=args.holdout, seed=args.seed, **changes)
     shipped = checkpoint.load(paths.shipped_model_path())
