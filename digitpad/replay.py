@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from digitpad.augment import augment_batch
 from digitpad import pen_path
+from digitpad.augment import augment_batch
 from digitpad.collection import Drawing
 from digitpad.config import IMAGE_SIDE, MNIST_MEAN, MNIST_STD
 from digitpad.preprocess import normalize
