@@ -19,7 +19,7 @@ after teaching on the drawings whose plain version the shipped model reads
 right, so what is left there is the writer's style.
 
     python tests/bench/teach.py [--writers 0,1,...] [--ks 1,3,10] [--per-digit N] [--epochs N] [--data-dir DIR]
-        [--strokes shared|fine]
+        [--strokes shared|fine] [--checkpoint PATH]
 
 The strokes are for measuring only: the taught models are thrown away.
 """
@@ -72,6 +72,7 @@ def main() -> int:
     parser.add_argument("--mnist-per-batch", type=int, help="TeachConfig.mnist_per_batch")
     parser.add_argument("--holdout", type=float, default=0.0, help="TeachConfig.holdout_fraction (default 0)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", type=Path, help="model to teach (default: the shipped model)")
     parser.add_argument("--data-dir", type=Path, default=SHARED_MNIST)
     add_stroke_set_argument(parser)
     args = parser.parse_args()
@@ -97,10 +98,10 @@ def main() -> int:
     changes = {name: getattr(args, name) for name in ("epochs", "lr", "reader_lr", "variants", "drawings_per_batch",
                                                       "mnist_per_batch") if getattr(args, name) is not None}
     config = TeachConfig(holdout_fraction=args.holdout, seed=args.seed, **changes)
-    shipped = checkpoint.load(paths.shipped_model_path())
+    shipped = checkpoint.load(args.checkpoint or paths.shipped_model_path())
     model = Classifier.from_checkpoint(shipped)
     data = load_mnist(args.data_dir, download=False)
-    print(f"model: {paths.shipped_model_path()} ({model.describe()}); torch threads "
+    print(f"model: {args.checkpoint or paths.shipped_model_path()} ({model.describe()}); torch threads "
           f"{torch.get_num_threads()}; {config}; the {args.strokes} MNIST strokes")
     print(f"load average at start: {load()}\n", flush=True)
 
