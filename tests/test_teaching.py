@@ -19,7 +19,7 @@ from digitpad.training import BatchProgress, ValidationResult, fit
 from drawing_fakes import digit_strokes, fill_collection, small_mnist
 
 QUICK = TeachConfig(epochs=2, variants=4, min_replays=0, drawings_per_batch=16, mnist_per_batch=16, lr=0.01,
-                    log_every=2)
+                    reader_lr=0.01, log_every=2)
 
 
 @pytest.fixture(scope="module", autouse=True)
