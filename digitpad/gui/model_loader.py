@@ -67,12 +67,16 @@ class LoadedModel:
 
     def copy_of_weights(self) -> dict:
         """A private copy of the weights, safe to hand to another thread."""
-        return {key: value.detach().clone() for key, value in self.checkpoint.state_dict.items()}
+        return _private_copy(self.checkpoint.state_dict)
 
     def copy_of_stroke_reader(self) -> dict | None:
         """A private copy of the stroke reader's weights, or None for a model without one."""
         reader = self.checkpoint.stroke_reader
-        return None if reader is None else {key: value.detach().clone() for key, value in reader.items()}
+        return None if reader is None else _private_copy(reader)
+
+
+def _private_copy(state_dict: dict) -> dict:
+    return {key: value.detach().clone() for key, value in state_dict.items()}
 
 
 def pin_torch_threads(count: int) -> None:
