@@ -25,18 +25,22 @@ from digitpad.strokes import Stroke, marks, mnist_image_of
 UNSURE_BELOW = 0.95
 # The same, when a stroke reader's answer is combined with the image network's
 # (digitpad.stroke_reader): together their sure answers are right more often, so
-# the app can be sure sooner. At 0.93 both the unsure share and the sure answers'
-# errors are below the image network's at 0.95 on every stroke set and writer
-# proxy measured, and nine in ten drawn non-digits are still "not a digit" or
-# unsure (tests/bench/RESULTS.md, "A second reader"). With the shipped model,
-# 0.92 would keep the non-digits (91.7 %), but its sure answers on the shared
-# many writers would be right only 99.50 % of the time ("Teaching the stroke
-# reader too").
-UNSURE_BELOW_WITH_STROKES = 0.93
+# the app can be sure sooner. Chosen with the doubt below on 10,000 drawings of
+# each stroke set and writer proxy, and the drawn non-digits, as the level where
+# every set's sure answers are right at least 99.5 % of the time, at most 5 % of
+# each set's digits are unsure, and at least 90 % of the non-digits are "not a
+# digit" or unsure (tests/bench/RESULTS.md, "When one reader sees no digit").
+UNSURE_BELOW_WITH_STROKES = 0.89
 # Below this top probability no digit is likely enough to name: the answer is "not a digit".
 # Chosen with tests/bench/non_digits.py, where it is the level that calls few drawn digits
 # that and most drawings that are no digit.
 NOT_A_DIGIT_BELOW = 0.5
+# Each network learned to spread its answer evenly over drawings that are no
+# digit, and the weighted product of the two answers dilutes one network's "no
+# digit" when the other is sure. So a drawing is also unsure when the image
+# network alone puts no digit at NOT_A_DIGIT_BELOW, or the stroke reader alone
+# (which spreads its answers wider) none at this level.
+READER_SEES_NO_DIGIT_BELOW = 0.2
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ class Prediction:
     probabilities: np.ndarray = field(repr=False)  # (10,), sums to 1
     model_input: np.ndarray = field(repr=False)  # (28, 28) in [0, 1], what the model saw
     unsure_below: float = UNSURE_BELOW  # this reading's threshold: lower when the strokes were read too
+    doubted_by: str = ""  # the network that alone sees no digit here ("picture" or "strokes"), if one does
 
     @property
     def unsure(self) -> bool:
-        return self.confidence < self.unsure_below
+        return self.confidence < self.unsure_below or bool(self.doubted_by)
 
     @property
     def not_a_digit(self) -> bool:
@@ -163,24 +168,39 @@ class Classifier:
     def drawing_probabilities(self, images: np.ndarray, strokes: Sequence[Sequence[Stroke] | None]) -> np.ndarray:
         """Class probabilities (B, 10) for kept drawings: their model inputs (B, 28, 28) and their strokes
         (None for a drawing that is only a picture), each read as the canvas read it."""
-        probabilities = self.probabilities(normalize(images))
-        if self.stroke_reader is None:
-            return probabilities
-        paths = [None if drawn is None else pen_path.from_strokes(drawn) for drawn in strokes]
-        with_strokes = [index for index, path in enumerate(paths) if path is not None]
-        if with_strokes:
-            batch = torch.from_numpy(np.stack([paths[index] for index in with_strokes]))
-            probabilities[with_strokes] = combine(probabilities[with_strokes], self.stroke_probabilities(batch))
-        return probabilities
+        return np.stack([prediction.probabilities for prediction in self.read_drawings(images, strokes)])
+
+    def read_drawings(self, images: np.ndarray, strokes: Sequence[Sequence[Stroke] | None]) -> list[Prediction]:
+        """``drawing_probabilities``'s drawings read in one batch, each as the canvas reads it: the same
+        Predictions ``predict_strokes`` gives (``predict`` for a drawing that is only a picture)."""
+        image_probabilities = self.probabilities(normalize(images))
+        stroke_probabilities: list[np.ndarray | None] = [None] * len(images)
+        if self.stroke_reader is not None:
+            paths = [None if drawn is None else pen_path.from_strokes(drawn) for drawn in strokes]
+            with_strokes = [index for index, path in enumerate(paths) if path is not None]
+            if with_strokes:
+                batch = torch.from_numpy(np.stack([paths[index] for index in with_strokes]))
+                for index, row in zip(with_strokes, self.stroke_probabilities(batch)):
+                    stroke_probabilities[index] = row
+        return [self._prediction(image, image_row, stroke_row)
+                for image, image_row, stroke_row in zip(images, image_probabilities, stroke_probabilities)]
 
     def _classify(self, mnist_image: np.ndarray | None, stroke_probabilities: np.ndarray | None = None
                   ) -> Prediction | None:
         if mnist_image is None:
             return None
-        probabilities = self.probabilities(normalize(mnist_image))[0]
-        unsure_below = UNSURE_BELOW
+        return self._prediction(mnist_image, self.probabilities(normalize(mnist_image))[0], stroke_probabilities)
+
+    def _prediction(self, mnist_image: np.ndarray, image_probabilities: np.ndarray,
+                    stroke_probabilities: np.ndarray | None) -> Prediction:
+        """One drawing's answer from the image network's probabilities, and the stroke reader's when it read the strokes."""
+        probabilities, unsure_below, doubted_by = image_probabilities, UNSURE_BELOW, ""
         if stroke_probabilities is not None:
-            probabilities = combine(probabilities, stroke_probabilities)
+            probabilities = combine(image_probabilities, stroke_probabilities)
             unsure_below = self.strokes_unsure_below
+            if image_probabilities.max() < NOT_A_DIGIT_BELOW:
+                doubted_by = "picture"
+            elif stroke_probabilities.max() < READER_SEES_NO_DIGIT_BELOW:
+                doubted_by = "strokes"
         digit = int(probabilities.argmax())
-        return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image, unsure_below)
+        return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image, unsure_below, doubted_by)

@@ -22,10 +22,12 @@ from digitpad.config import NUM_CLASSES
 from digitpad.pen_path import PATH_CHANNELS
 
 # How much each network's log-probabilities count when combined. Chosen on the
-# proxy writers and the MNIST strokes (both stroke sets) as the weights that
-# read the writers best without reading the MNIST strokes worse.
-IMAGE_WEIGHT = 0.7
-STROKE_WEIGHT = 0.3
+# proxy writers and the MNIST strokes (both stroke sets, 10,000 drawings each):
+# with the 24-epoch reader, these read the writers best (0.05-0.08 points over
+# 0.7 and 0.3), at a cost of 4 in 10,000 shared MNIST strokes (tests/bench/RESULTS.md,
+# "When one reader sees no digit").
+IMAGE_WEIGHT = 0.6
+STROKE_WEIGHT = 0.4
 
 
 class StrokeReader(nn.Module):

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
 
 from digitpad import paths  # noqa: E402
 from digitpad.inference import NOT_A_DIGIT_BELOW, Classifier  # noqa: E402
-from non_digits import non_digit_drawings, top_probabilities  # noqa: E402
+from non_digits import non_digit_drawings, top_and_unsure  # noqa: E402
 from stroke_replay import STROKES_DIR, load_stroke_set, strokes_of  # noqa: E402
 from writers import placed_on_canvas  # noqa: E402
 
@@ -39,9 +39,9 @@ def stroke_set():
 def test_nine_in_ten_drawn_non_digits_are_not_a_digit_or_unsure(shipped, stroke_set):
     sequences, _ = stroke_set
     families = non_digit_drawings(150, sequences, seed=0)
-    top = np.concatenate([top_probabilities(shipped, drawings) for drawings in families.values()])
-    assert len(top) == 600
-    assert np.mean(top < shipped.strokes_unsure_below) >= 0.90
+    unsure = np.concatenate([top_and_unsure(shipped, drawings)[1] for drawings in families.values()])
+    assert len(unsure) == 600
+    assert np.mean(unsure) >= 0.90
 
 
 def test_at_most_one_drawn_digit_in_a_hundred_is_called_not_a_digit(shipped, stroke_set):
@@ -49,7 +49,8 @@ def test_at_most_one_drawn_digit_in_a_hundred_is_called_not_a_digit(shipped, str
     rng = np.random.default_rng([0, 1])
     chosen = rng.choice(len(sequences), 3000, replace=False)
     digits = [placed_on_canvas(strokes_of(sequences[index]), rng) for index in chosen]
-    assert np.mean(top_probabilities(shipped, digits) < NOT_A_DIGIT_BELOW) <= 0.01
+    top, _ = top_and_unsure(shipped, digits)
+    assert np.mean(top < NOT_A_DIGIT_BELOW) <= 0.01
 
 
 def test_with_its_stroke_reader_the_shipped_model_reads_drawn_digits_better_and_surer(shipped, stroke_set):
@@ -66,9 +67,10 @@ def test_with_its_stroke_reader_the_shipped_model_reads_drawn_digits_better_and_
     digits = [placed_on_canvas(strokes_of(sequences[index]), rng) for index in chosen]
     images = np.stack([to_mnist_image(strokes) for strokes in digits])
     image_alone = shipped.probabilities(normalize(images))
-    both = shipped.drawing_probabilities(images, digits)
+    both = shipped.read_drawings(images, digits)
     truth = labels[chosen]
-    right_alone, right_both = image_alone.argmax(1) == truth, both.argmax(1) == truth
+    right_alone = image_alone.argmax(1) == truth
+    right_both = np.array([answer.digit for answer in both]) == truth
     assert right_both.mean() >= right_alone.mean()
-    sure_alone, sure_both = image_alone.max(1) >= UNSURE_BELOW, both.max(1) >= shipped.strokes_unsure_below
+    sure_alone, sure_both = image_alone.max(1) >= UNSURE_BELOW, ~np.array([answer.unsure for answer in both])
     assert right_both[sure_both].mean() >= max(0.995, right_alone[sure_alone].mean() - 0.001)

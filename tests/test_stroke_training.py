@@ -129,6 +129,39 @@ def test_with_a_stroke_reader_the_canvas_is_read_by_both_networks(small_checkpoi
                                image_only.predict(picture, light_ink=True).probabilities, rtol=1e-5)
 
 
+def test_a_drawing_one_network_alone_sees_no_digit_in_is_unsure_however_sure_the_odds(small_checkpoint):
+    seven = [Stroke(0.08, [(-0.2, -0.3), (0.2, -0.3), (-0.05, 0.35)])]
+    model = checkpoint.load(small_checkpoint)
+
+    def reading(image_says: np.ndarray, reader_bias: np.ndarray):
+        reader = _reader_state()
+        reader["fc2.weight"].zero_()
+        reader["fc2.bias"].copy_(torch.from_numpy(reader_bias))  # the reader's answer, whatever the path
+        both = Classifier.from_checkpoint(dataclasses.replace(model, stroke_reader=reader))
+        both.probabilities = lambda batch: np.tile(image_says, (len(batch), 1))
+        answer = both.predict_strokes(seven)
+        (kept,) = both.read_drawings(answer.model_input[None], [seven])  # My digits reads it the same
+        assert (kept.digit, kept.unsure, kept.doubted_by) == (answer.digit, answer.unsure, answer.doubted_by)
+        return answer, both.strokes_unsure_below
+
+    sure_seven = np.full(10, 1e-5)
+    sure_seven[7] = 1 - 9e-5
+    reader_sure_of_seven = np.zeros(10, np.float32)
+    reader_sure_of_seven[7] = 20.0
+    both_sure, level = reading(sure_seven, reader_sure_of_seven)
+    assert both_sure.digit == 7 and not both_sure.unsure and both_sure.doubted_by == ""
+    # The reader spreads its answer evenly: its "no digit", though the odds together look sure.
+    reader_doubts, level = reading(sure_seven, np.zeros(10, np.float32))
+    assert reader_doubts.digit == 7 and reader_doubts.confidence >= level
+    assert reader_doubts.unsure and reader_doubts.doubted_by == "strokes" and not reader_doubts.not_a_digit
+    # The image network names no digit at NOT_A_DIGIT_BELOW, though the reader is sure of a 7.
+    spread = np.full(10, 0.55 / 9)
+    spread[7] = 0.45
+    image_doubts, level = reading(spread, reader_sure_of_seven)
+    assert image_doubts.digit == 7 and image_doubts.confidence >= level
+    assert image_doubts.unsure and image_doubts.doubted_by == "picture" and not image_doubts.not_a_digit
+
+
 def test_train_stroke_reader_joins_a_reader_to_a_saved_model(capsys, fake_mnist, small_checkpoint, tmp_path):
     out = tmp_path / "joined.pt"
     status, stdout, err = run(capsys, "train", "--stroke-reader", "--from", str(small_checkpoint), "--epochs", "1",

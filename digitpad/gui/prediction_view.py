@@ -20,6 +20,8 @@ ANSWER_WIDTH = 136  # the predicted digit and the confidence text under it
 DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 NOT_A_DIGIT = "not a digit"
+# Why a drawing is unsure when one network alone sees no digit (Prediction.doubted_by).
+DOUBTS = {"picture": "its shape reads as no digit", "strokes": "its strokes read as no digit"}
 
 
 def grayscale_pixmap(image: np.ndarray, scale: int) -> QPixmap:
@@ -159,8 +161,10 @@ class PredictionView(QGroupBox):
         elif prediction.unsure:
             runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
+            # Sure-looking odds that one network alone doubts: say why it is unsure.
+            reason = DOUBTS.get(prediction.doubted_by, f"{prediction.confidence * 100:.0f} %")
             self.confidence_label.setText(
-                f"unsure: {prediction.confidence * 100:.0f} %\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
+                f"unsure: {reason}\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
             )
         else:
             self._set_prediction_text(str(digit), big=True, color=HIGHLIGHT_COLOR.name())

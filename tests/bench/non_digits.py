@@ -121,13 +121,15 @@ def non_digit_drawings(per_family: int, sequences: np.ndarray, seed: int) -> dic
             for family, make in makers.items()}
 
 
-def top_probabilities(classifier, drawings: list) -> np.ndarray:
-    """Each drawing's top probability as the app reads it: redrawn, and by the stroke reader where there is one."""
+def top_and_unsure(classifier, drawings: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each drawing's top probability as the app reads it (redrawn, and by the stroke reader where there
+    is one), and whether the app calls it unsure (or not a digit)."""
     from digitpad.strokes import to_mnist_image
 
     images = np.stack([to_mnist_image(strokes) for strokes in drawings])
-    return np.concatenate([classifier.drawing_probabilities(images[i:i + 1000], drawings[i:i + 1000]).max(axis=1)
-                           for i in range(0, len(images), 1000)])
+    answers = [answer for i in range(0, len(images), 1000)
+               for answer in classifier.read_drawings(images[i:i + 1000], drawings[i:i + 1000])]
+    return np.array([answer.confidence for answer in answers]), np.array([answer.unsure for answer in answers])
 
 
 def main() -> int:
@@ -154,27 +156,27 @@ def main() -> int:
     families = non_digit_drawings(args.per_family, sequences, args.seed)
     rng = np.random.default_rng([args.seed, 1])
     digits = [placed_on_canvas(strokes_of(sequence), rng) for sequence in sequences]
-    digit_top = top_probabilities(classifier, digits)
-    family_top = {family: top_probabilities(classifier, drawings) for family, drawings in families.items()}
-    every_non_digit = np.concatenate(list(family_top.values()))
+    digit_top, digit_unsure = top_and_unsure(classifier, digits)
+    family_answers = {family: top_and_unsure(classifier, drawings) for family, drawings in families.items()}
+    every_top = np.concatenate([top for top, _ in family_answers.values()])
+    every_unsure = np.concatenate([unsure for _, unsure in family_answers.values()])
     print(f"model: {classifier.describe()}")
-    print(f"{len(every_non_digit)} non-digits ({args.per_family} of each family), {len(digit_top)} digits from the "
-          f"{args.strokes} MNIST strokes; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below {unsure_below:g}\n")
+    print(f"{len(every_top)} non-digits ({args.per_family} of each family), {len(digit_top)} digits from the "
+          f"{args.strokes} MNIST strokes; 'not a digit' below a top probability of {NOT_A_DIGIT_BELOW:g}, 'unsure' below "
+          f"{unsure_below:g} or where one network alone sees no digit\n")
 
     print("| family | not a digit | not a digit or unsure |")
     print("| --- | --- | --- |")
-    for family, top in family_top.items():
-        print(f"| {family} | {np.mean(top < NOT_A_DIGIT_BELOW):.1%} | {np.mean(top < unsure_below):.1%} |")
-    print(f"| **all non-digits** | **{np.mean(every_non_digit < NOT_A_DIGIT_BELOW):.1%}** | "
-          f"**{np.mean(every_non_digit < unsure_below):.1%}** |")
-    print(f"| MNIST-strokes digits | {np.mean(digit_top < NOT_A_DIGIT_BELOW):.2%} | "
-          f"{np.mean(digit_top < unsure_below):.2%} |")
+    for family, (top, unsure) in family_answers.items():
+        print(f"| {family} | {np.mean(top < NOT_A_DIGIT_BELOW):.1%} | {np.mean(unsure):.1%} |")
+    print(f"| **all non-digits** | **{np.mean(every_top < NOT_A_DIGIT_BELOW):.1%}** | **{np.mean(every_unsure):.1%}** |")
+    print(f"| MNIST-strokes digits | {np.mean(digit_top < NOT_A_DIGIT_BELOW):.2%} | {np.mean(digit_unsure):.2%} |")
 
     print("\nThe trade-off, as the 'not a digit' level moves:\n")
     print("| not a digit below | non-digits called not a digit | digits called not a digit |")
     print("| --- | --- | --- |")
     for threshold in THRESHOLDS:
-        print(f"| {threshold:g} | {np.mean(every_non_digit < threshold):.1%} | {np.mean(digit_top < threshold):.2%} |")
+        print(f"| {threshold:g} | {np.mean(every_top < threshold):.1%} | {np.mean(digit_top < threshold):.2%} |")
     return 0
 
 

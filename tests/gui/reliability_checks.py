@@ -113,6 +113,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QProgressBar, QPushButton
 
+from digitpad.gui.prediction_view import DOUBTS
+
 from .conftest import (
     TRAIN_TIMEOUT_MS,
     draw_stroke,
@@ -183,10 +185,14 @@ def assert_honest(window) -> None:
     assert text[0].isdigit(), text
     assert int(text[0]) == int(bars.argmax())
     unsure = text.endswith("?")
-    in_use = window.models.model()
-    assert unsure == (top < in_use.classifier.strokes_unsure_below), (text, top)
+    expected = window.models.model().classifier.predict_strokes(window.canvas.strokes())
+    # Unsure below the level, or when one network alone sees no digit.
+    assert unsure == (top < expected.unsure_below or bool(expected.doubted_by)), (text, top, expected.doubted_by)
     confidence = window.confidence_label.text()
-    assert (f"{top * 100:.0f} %" in confidence) if unsure else (f"{top * 100:.1f} % sure" in confidence)
+    if expected.doubted_by:
+        assert confidence.startswith(f"unsure: {DOUBTS[expected.doubted_by]}"), confidence
+    else:
+        assert (f"{top * 100:.0f} %" in confidence) if unsure else (f"{top * 100:.1f} % sure" in confidence)
 
 
 def choose_download(window, qtbot) -> None:

@@ -188,6 +188,19 @@ def test_unsure_shows_a_question_mark_and_the_runner_up(window, qtbot, monkeypat
     assert window.prediction_label.palette().color(QPalette.ColorRole.WindowText) == UNSURE_COLOR
 
 
+def test_unsure_says_why_when_one_network_alone_sees_no_digit(window, qtbot, monkeypatch):
+    probabilities = np.full(10, 0.004)
+    probabilities[7] = 0.964
+    doubted = Prediction(7, 0.964, probabilities, np.zeros((28, 28), np.float32), 0.89, doubted_by="strokes")
+    assert doubted.unsure and not doubted.not_a_digit
+    monkeypatch.setattr(window.model().classifier, "predict_strokes", lambda strokes: doubted)
+    with qtbot.waitSignal(window.prediction_updated):
+        draw_stroke(window.canvas, seven(window.canvas))
+    assert prediction_text(window) == "7?"
+    assert window.confidence_label.text().startswith("unsure: its strokes read as no digit\nmaybe ")
+    assert "96 %" not in window.confidence_label.text()  # sure-looking odds would contradict "unsure"
+
+
 def test_a_drawing_no_digit_is_likely_for_says_not_a_digit_with_grey_bars(window, qtbot, monkeypatch):
     probabilities = np.array([0.05, 0.02, 0.3, 0.03, 0.42, 0.03, 0.05, 0.04, 0.03, 0.03])
     scribble = Prediction(4, 0.42, probabilities, np.zeros((28, 28), np.float32))
