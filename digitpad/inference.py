@@ -43,6 +43,15 @@ NOT_A_DIGIT_BELOW = 0.5
 READER_SEES_NO_DIGIT_BELOW = 0.2
 
 
+def doubter(image_probabilities: np.ndarray, stroke_probabilities: np.ndarray) -> str:
+    """The network that alone sees no digit in a drawing, "picture" or "strokes", or "" when both see one."""
+    if image_probabilities.max() < NOT_A_DIGIT_BELOW:
+        return "picture"
+    if stroke_probabilities.max() < READER_SEES_NO_DIGIT_BELOW:
+        return "strokes"
+    return ""
+
+
 @dataclass(frozen=True)
 class Prediction:
     digit: int
@@ -193,14 +202,12 @@ class Classifier:
 
     def _prediction(self, mnist_image: np.ndarray, image_probabilities: np.ndarray,
                     stroke_probabilities: np.ndarray | None) -> Prediction:
-        """One drawing's answer from the image network's probabilities, and the stroke reader's when it read the strokes."""
+        """One drawing's answer from the image network's probabilities, and from the stroke reader's
+        when it read the strokes."""
         probabilities, unsure_below, doubted_by = image_probabilities, UNSURE_BELOW, ""
         if stroke_probabilities is not None:
             probabilities = combine(image_probabilities, stroke_probabilities)
             unsure_below = self.strokes_unsure_below
-            if image_probabilities.max() < NOT_A_DIGIT_BELOW:
-                doubted_by = "picture"
-            elif stroke_probabilities.max() < READER_SEES_NO_DIGIT_BELOW:
-                doubted_by = "strokes"
+            doubted_by = doubter(image_probabilities, stroke_probabilities)
         digit = int(probabilities.argmax())
         return Prediction(digit, float(probabilities[digit]), probabilities, mnist_image, unsure_below, doubted_by)

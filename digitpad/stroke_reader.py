@@ -27,7 +27,6 @@ from digitpad.pen_path import PATH_CHANNELS
 # 0.7 and 0.3), at a cost of 4 in 10,000 shared MNIST strokes (tests/bench/RESULTS.md,
 # "When one reader sees no digit").
 IMAGE_WEIGHT = 0.6
-STROKE_WEIGHT = 0.4
 
 
 class StrokeReader(nn.Module):
@@ -61,9 +60,13 @@ class StrokeReader(nn.Module):
         return F.log_softmax(self.logits(x), dim=1)
 
 
-def combine(image_probabilities: np.ndarray, stroke_probabilities: np.ndarray) -> np.ndarray:
-    """The two networks' answers as one: a weighted product of their probabilities, renormalized."""
-    log_product = (IMAGE_WEIGHT * np.log(np.maximum(image_probabilities, 1e-12))
-                   + STROKE_WEIGHT * np.log(np.maximum(stroke_probabilities, 1e-12)))
+def combine(image_probabilities: np.ndarray, stroke_probabilities: np.ndarray,
+            image_weight: float = IMAGE_WEIGHT) -> np.ndarray:
+    """The two networks' answers as one: a weighted product of their probabilities, renormalized.
+
+    ``image_weight`` is for benchmarks that compare weights; the reader's weight is the rest of 1.
+    """
+    log_product = (image_weight * np.log(np.maximum(image_probabilities, 1e-12))
+                   + (1.0 - image_weight) * np.log(np.maximum(stroke_probabilities, 1e-12)))
     product = np.exp(log_product - log_product.max(axis=-1, keepdims=True))
     return product / product.sum(axis=-1, keepdims=True)

@@ -79,8 +79,8 @@ def test_combining_two_answers_weighs_them_and_sums_to_one():
     np.testing.assert_allclose(joined.sum(axis=1), 1.0)
     assert 0.8 < joined[0, 0] < 0.9  # a weighted geometric mean: between the two
     # The image counts more: 0.6 against 0.4 is outweighed only by a reader that is quite sure.
-    expected = 0.6 ** stroke_reader.IMAGE_WEIGHT * 0.1 ** stroke_reader.STROKE_WEIGHT
-    other = 0.4 ** stroke_reader.IMAGE_WEIGHT * 0.9 ** stroke_reader.STROKE_WEIGHT
+    expected = 0.6 ** stroke_reader.IMAGE_WEIGHT * 0.1 ** (1 - stroke_reader.IMAGE_WEIGHT)
+    other = 0.4 ** stroke_reader.IMAGE_WEIGHT * 0.9 ** (1 - stroke_reader.IMAGE_WEIGHT)
     assert joined[1, 0] == pytest.approx(expected / (expected + other), rel=1e-4)
 
 
