@@ -20,8 +20,14 @@ ANSWER_WIDTH = 136  # the predicted digit and the confidence text under it
 DIGIT_HEIGHT = 100
 HINT = "Draw a digit"
 NOT_A_DIGIT = "not a digit"
-# Why a drawing is unsure when one network alone sees no digit (Prediction.doubted_by).
-DOUBTS = {"picture": "its shape reads as no digit", "strokes": "its strokes read as no digit"}
+# Why a drawing is unsure when one network alone sees no digit (Prediction.doubted_by):
+# a line that fits under the answer, and the whole of it on hover.
+DOUBTS = {
+    "picture": ("image: no digit", "The network that reads the 28×28 image sees no digit here;\n"
+                                   "the one that reads your strokes does."),
+    "strokes": ("strokes: no digit", "The network that reads your strokes sees no digit here;\n"
+                                     "the one that reads the 28×28 image does."),
+}
 
 
 def grayscale_pixmap(image: np.ndarray, scale: int) -> QPixmap:
@@ -139,6 +145,7 @@ class PredictionView(QGroupBox):
         """Nothing drawn yet."""
         self._set_prediction_text(HINT, big=False)
         self.confidence_label.setText("")
+        self.confidence_label.setToolTip("")
         self._set_preview(None)
         self.bars.set_probabilities(None)
 
@@ -146,6 +153,7 @@ class PredictionView(QGroupBox):
         """A drawing, but no model to read it (yet)."""
         self._set_prediction_text("", big=False)
         self.confidence_label.setText("No model loaded" if model_failed else "Loading the model…")
+        self.confidence_label.setToolTip("")
         self._set_preview(None)
         self.bars.set_probabilities(None)
 
@@ -153,6 +161,7 @@ class PredictionView(QGroupBox):
         digit = int(prediction.digit)
         probabilities = np.asarray(prediction.probabilities, dtype=float)
         highlight: int | None = digit
+        explanation = ""
         if prediction.not_a_digit:
             # No digit named, in words or colour: grey text, grey bars.
             self._set_prediction_text(NOT_A_DIGIT, big=False, bold=True)
@@ -161,14 +170,17 @@ class PredictionView(QGroupBox):
         elif prediction.unsure:
             runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
-            # Sure-looking odds that one network alone doubts: say why it is unsure.
-            reason = DOUBTS.get(prediction.doubted_by, f"{prediction.confidence * 100:.0f} %")
-            self.confidence_label.setText(
-                f"unsure: {reason}\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
-            )
+            if prediction.doubted_by:  # odds that may look sure: say why it is unsure instead
+                reason, explanation = DOUBTS[prediction.doubted_by]
+                self.confidence_label.setText(f"unsure\n{reason}")
+            else:
+                self.confidence_label.setText(
+                    f"unsure: {prediction.confidence * 100:.0f} %\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
+                )
         else:
             self._set_prediction_text(str(digit), big=True, color=HIGHLIGHT_COLOR.name())
             self.confidence_label.setText(f"{prediction.confidence * 100:.1f} % sure")
+        self.confidence_label.setToolTip(explanation)
         self._set_preview(getattr(prediction, "model_input", None))
         self.bars.set_probabilities(probabilities, highlight=highlight, unsure=bool(prediction.unsure))
 

@@ -197,8 +197,10 @@ def test_unsure_says_why_when_one_network_alone_sees_no_digit(window, qtbot, mon
     with qtbot.waitSignal(window.prediction_updated):
         draw_stroke(window.canvas, seven(window.canvas))
     assert prediction_text(window) == "7?"
-    assert window.confidence_label.text().startswith("unsure: its strokes read as no digit\nmaybe ")
-    assert "96 %" not in window.confidence_label.text()  # sure-looking odds would contradict "unsure"
+    assert window.confidence_label.text() == "unsure\nstrokes: no digit"  # not the 96 %, which looks sure
+    assert "reads your strokes sees no digit" in window.confidence_label.toolTip()
+    window.canvas.clear()
+    assert window.confidence_label.toolTip() == ""
 
 
 def test_a_drawing_no_digit_is_likely_for_says_not_a_digit_with_grey_bars(window, qtbot, monkeypatch):
