@@ -10,9 +10,10 @@ digit (``inference.doubter``). This bench reads, once, both networks' answers on
 - non_digits.py's 600 drawn non-digits and its 10,000 placed digits,
 
 for both stroke sets, then prints the accuracy for several weights, and for
-several unsure levels, with and without the doubt, each set's unsure share and
-how often its sure answers are right, the non-digits "not a digit" or unsure,
-and the digits "not a digit". Issue 19's targets: unsure on at most 5 % of
+several "not a digit" levels, each set's drawings read right and named (a digit
+shown, not "not a digit"), and for several unsure levels, with and without the
+doubt, each set's unsure share and how often its sure answers are right, and the
+non-digits "not a digit" or unsure. Issue 19's targets: unsure on at most 5 % of
 digits, sure answers right at least 99.5 % of the time, at least 90 % of
 non-digits "not a digit" or unsure, at most 1 % of digits "not a digit".
 
@@ -38,6 +39,7 @@ from stroke_replay import strokes_of, to_canvas_points  # noqa: E402
 from writers import CANVAS_SIDE, placed_on_canvas, recorded  # noqa: E402
 
 WEIGHTS = (0.5, 0.6, 0.7, 0.8, 1.0)
+NOT_A_DIGIT_LEVELS = (0.3, 0.35, 0.4, 0.45, 0.5)
 LEVELS = (0.85, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.95)
 
 
@@ -92,7 +94,7 @@ def main() -> int:
     import torch
 
     from digitpad import paths
-    from digitpad.inference import NOT_A_DIGIT_BELOW, Classifier, doubter
+    from digitpad.inference import Classifier, doubter
     from digitpad.stroke_reader import IMAGE_WEIGHT, combine
 
     torch.set_num_threads(1)  # as the app reads drawings
@@ -120,8 +122,20 @@ def main() -> int:
 
     weight = IMAGE_WEIGHT if args.image_weight is None else args.image_weight
     tops = {name: combine(image, reader, weight).max(1) for name, (image, reader, _) in read.items()}
-    print(f"\nDigits called 'not a digit' (top below {NOT_A_DIGIT_BELOW:g}), non_digits.py's 10,000 placed: "
-          + ", ".join(f"{s} {np.mean(tops[f'{s}, placed digits'] < NOT_A_DIGIT_BELOW):.2%}" for s in ("shared", "fine")))
+    print("\nThe 'not a digit' level: each digit set's drawings read right and named (not 'not a digit'); "
+          "the non-digits and placed digits called 'not a digit':\n")
+    print("| not a digit below | " + " | ".join(digit_sets) + " | non-digits, shared / fine | placed digits, shared / fine |")
+    print("| --- |" + " --- |" * (len(digit_sets) + 2))
+    for level in NOT_A_DIGIT_LEVELS:
+        cells = []
+        for name in digit_sets:
+            image, reader, digits = read[name]
+            right = combine(image, reader, weight).argmax(1) == digits
+            cells.append(f"{np.mean(right & (tops[name] >= level)):.2%}")
+        for kind in ("non-digits", "placed digits"):
+            cells.append(" / ".join(f"{np.mean(tops[f'{s}, {kind}'] < level):.2%}" for s in ("shared", "fine")))
+        print(f"| {level:g} | " + " | ".join(cells) + " |")
+
     doubted = {name: np.array([bool(doubter(i, r)) for i, r in zip(image, reader)])
                for name, (image, reader, _) in read.items()}
     for with_doubt in (True, False):
