@@ -121,17 +121,15 @@ def main() -> int:
         print(f"| {image_weight:g} | " + " | ".join(cells) + " |")
 
     weight = IMAGE_WEIGHT if args.image_weight is None else args.image_weight
-    tops = {name: combine(image, reader, weight).max(1) for name, (image, reader, _) in read.items()}
+    combined = {name: combine(image, reader, weight) for name, (image, reader, _) in read.items()}
+    tops = {name: answers.max(1) for name, answers in combined.items()}
+    right = {name: combined[name].argmax(1) == read[name][2] for name in digit_sets}
     print("\nThe 'not a digit' level: each digit set's drawings read right and named (not 'not a digit'); "
           "the non-digits and placed digits called 'not a digit':\n")
     print("| not a digit below | " + " | ".join(digit_sets) + " | non-digits, shared / fine | placed digits, shared / fine |")
     print("| --- |" + " --- |" * (len(digit_sets) + 2))
     for level in NOT_A_DIGIT_LEVELS:
-        cells = []
-        for name in digit_sets:
-            image, reader, digits = read[name]
-            right = combine(image, reader, weight).argmax(1) == digits
-            cells.append(f"{np.mean(right & (tops[name] >= level)):.2%}")
+        cells = [f"{np.mean(right[name] & (tops[name] >= level)):.2%}" for name in digit_sets]
         for kind in ("non-digits", "placed digits"):
             cells.append(" / ".join(f"{np.mean(tops[f'{s}, {kind}'] < level):.2%}" for s in ("shared", "fine")))
         print(f"| {level:g} | " + " | ".join(cells) + " |")
@@ -147,10 +145,8 @@ def main() -> int:
         for level in LEVELS:
             cells = []
             for name in digit_sets:
-                image, reader, digits = read[name]
                 sure = (tops[name] >= level) & ~(doubted[name] & with_doubt)
-                right = combine(image, reader, weight).argmax(1) == digits
-                cells.append(f"{1 - sure.mean():.2%} / {right[sure].mean():.2%}")
+                cells.append(f"{1 - sure.mean():.2%} / {right[name][sure].mean():.2%}")
             non_digits = [np.mean((tops[f"{s}, non-digits"] < level) | (doubted[f"{s}, non-digits"] & with_doubt))
                           for s in ("shared", "fine")]
             cells.append(" / ".join(f"{share:.1%}" for share in non_digits))
