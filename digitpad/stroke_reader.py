@@ -21,11 +21,11 @@ from torch import nn
 from digitpad.config import NUM_CLASSES
 from digitpad.pen_path import PATH_CHANNELS
 
-# How much each network's log-probabilities count when combined. Chosen on the
-# proxy writers and the MNIST strokes (both stroke sets, 10,000 drawings each):
-# with the 24-epoch reader, these read the writers best (0.05-0.08 points over
-# 0.7 and 0.3), at a cost of 4 in 10,000 shared MNIST strokes (tests/bench/RESULTS.md,
-# "When one reader sees no digit").
+# How much the image network's log-probabilities count when combined; the
+# reader's count the rest of 1. Chosen on the proxy writers and the MNIST strokes
+# (both stroke sets, 10,000 drawings each): with the 24-epoch reader, 0.6 reads
+# the writers best (0.05-0.08 points over 0.7), at a cost of 4 in 10,000 shared
+# MNIST strokes (tests/bench/RESULTS.md, "When one reader sees no digit").
 IMAGE_WEIGHT = 0.6
 
 
