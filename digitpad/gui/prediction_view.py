@@ -168,12 +168,12 @@ class PredictionView(QGroupBox):
             self.confidence_label.setText(f"no digit is likely\nclosest: {digit} ({prediction.confidence * 100:.0f} %)")
             highlight = None
         elif prediction.unsure:
-            runner_up = prediction.runner_up
             self._set_prediction_text(f"{digit}?", big=True, color=UNSURE_COLOR.name())
             if prediction.doubted_by:  # odds that may look sure: say why it is unsure instead
                 reason, explanation = DOUBTS[prediction.doubted_by]
                 self.confidence_label.setText(f"unsure\n{reason}")
             else:
+                runner_up = prediction.runner_up
                 self.confidence_label.setText(
                     f"unsure: {prediction.confidence * 100:.0f} %\nmaybe {runner_up} ({probabilities[runner_up] * 100:.0f} %)"
                 )
