@@ -54,8 +54,10 @@ def test_at_most_one_drawn_digit_in_a_hundred_is_called_not_a_digit(shipped, str
 
 
 def test_with_its_stroke_reader_the_shipped_model_reads_drawn_digits_better_and_surer(shipped, stroke_set):
-    """The shipped model reads the canvas with both networks: on 2,000 drawn MNIST-strokes digits that beats
-    its image network alone, its sure answers (at its own level) are right more often, and at most 5 % are unsure."""
+    """The shipped model reads the canvas with both networks: on the 10,000 drawn MNIST-strokes digits that
+    beats its image network alone, its sure answers (at its own level) are right more often, and at most 5 % are
+    unsure. All 10,000, not a sample: on 2,000 a 99.5 % rate is known to within 0.16 points, more than the
+    margin, and one drawing decided the test (tests/bench/RESULTS.md, "The stroke reader trained 36 epochs")."""
     from digitpad.inference import UNSURE_BELOW
     from digitpad.preprocess import normalize
     from digitpad.strokes import to_mnist_image
@@ -63,7 +65,7 @@ def test_with_its_stroke_reader_the_shipped_model_reads_drawn_digits_better_and_
     assert shipped.stroke_reader is not None
     sequences, labels = stroke_set
     rng = np.random.default_rng([0, 2])
-    chosen = rng.choice(len(sequences), 2000, replace=False)
+    chosen = rng.permutation(len(sequences))
     digits = [placed_on_canvas(strokes_of(sequences[index]), rng) for index in chosen]
     images = np.stack([to_mnist_image(strokes) for strokes in digits])
     image_alone = shipped.probabilities(normalize(images))
