@@ -13,6 +13,9 @@ very short extra stroke at a stroke's start), digits drawn small or large.
 The strokes are put on the real DrawingCanvas with ``restore`` (no mouse
 events: fast, and every point kept), so the picture is the canvas's own
 rendering. tests/bench/drawn_digits.py drives real mouse drags instead.
+Every row draws the same MNIST digits, so each row also counts how many of its
+errors the digit's recorded drawing already had, on the same path: those were
+lost with the digit or its tracing, not to the writer.
 
     QT_QPA_PLATFORM=offscreen python tests/bench/canvas_vs_picture.py [--limit 2000] [--checkpoint PATH]
         [--redraw-span PX] [--redraw-pen PX] [--strokes shared|fine]
@@ -133,8 +136,8 @@ def main() -> int:
     print(f"{len(chosen)} samples per row from the {args.strokes} MNIST strokes (seed {args.seed}); canvas {CANVAS_SIDE} px, pen {PEN_WIDTH} of it; "
           f"picture: the canvas's pixels as a 280x280 PNG read as `digitpad predict` reads it\n")
     print("| strokes | canvas (app) | picture (predict) | only the canvas right | only the picture right | "
-          "canvas unsure | canvas sure and right |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "canvas unsure | canvas sure and right | errors already made as recorded, canvas / picture |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory(prefix="digitpad-pictures-") as folder:
         for name, change in {"MNIST strokes as recorded": "recorded", **VARIANTS}.items():
             rng = np.random.default_rng([args.seed, 19])  # every row draws the same writers
@@ -154,8 +157,17 @@ def main() -> int:
                 canvas_sure.append(from_strokes is not None and not from_strokes.unsure)
                 picture_right.append(from_picture is not None and from_picture.digit == truth[number])
             on_canvas, as_picture, sure = np.array(canvas_right), np.array(picture_right), np.array(canvas_sure)
+            if change == "recorded":
+                # Every row draws the same digits: an error the recorded drawing already had
+                # was lost with the digit (or its strokes), not to the writer.
+                recorded_canvas, recorded_picture = on_canvas, as_picture
+                carried = "—"
+            else:
+                carried = (f"{np.sum(~on_canvas & ~recorded_canvas)} of {np.sum(~on_canvas)} / "
+                           f"{np.sum(~as_picture & ~recorded_picture)} of {np.sum(~as_picture)}")
             print(f"| {name} | {on_canvas.mean():.2%} | {as_picture.mean():.2%} | {np.sum(on_canvas & ~as_picture)} | "
-                  f"{np.sum(~on_canvas & as_picture)} | {1 - sure.mean():.2%} | {on_canvas[sure].mean():.2%} |", flush=True)
+                  f"{np.sum(~on_canvas & as_picture)} | {1 - sure.mean():.2%} | {on_canvas[sure].mean():.2%} | {carried} |",
+                  flush=True)
     canvas.close()
     return 0
 
