@@ -274,6 +274,15 @@ def _parse_strokes(value: object) -> list[Stroke] | None:
     return strokes
 
 
+def strokes_beside(image_path: Path) -> list[Stroke] | str | None:
+    """The strokes kept in the JSON beside a drawing's image: None when it kept none (or has no JSON),
+    a string saying why they cannot be used when the JSON is unusable."""
+    meta = _read_meta(Path(image_path).with_suffix(".json"))
+    if isinstance(meta, str):
+        return meta
+    return None if meta is None else meta["strokes"]
+
+
 def _read_meta(path: Path) -> dict | str | None:
     """A drawing's details as Drawing fields; None without a JSON; a string saying why it is unusable."""
     try:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from digitpad import checkpoint, evaluation, paths
+from digitpad import answers, checkpoint, evaluation, paths
+from digitpad.collection import strokes_beside
 from digitpad.config import TrainConfig
 from digitpad.data import load_mnist
 from digitpad.image_files import load_labelled_folder
+from digitpad.inference import Classifier
 from digitpad.models import build_model
 from digitpad.preprocess import normalize
 from digitpad.stroke_reader import StrokeReader
@@ -46,6 +49,15 @@ def tiny_model(tmp_path, fake_mnist) -> tuple:
     path = tmp_path / "tiny.pt"
     checkpoint.save(checkpoint.from_result(result, "tiny"), path)
     return path, result, data
+
+
+@pytest.fixture
+def tiny_model_with_reader(tmp_path, tiny_model) -> Path:
+    """The tiny CNN with an untrained stroke reader beside it, saved."""
+    torch.manual_seed(0)
+    path = tmp_path / "with-reader.pt"
+    checkpoint.save(dataclasses.replace(checkpoint.load(tiny_model[0]), stroke_reader=StrokeReader().state_dict()), path)
+    return path
 
 
 def per_digit_lines(out: str) -> list[str]:
@@ -119,6 +131,80 @@ def test_eval_images_reports_and_skips_bad_files(capsys, tiny_model, drawings_fo
     assert "broken.png" in err and "blank.png" in err
     assert "drawings: 7 in" in out and "2 skipped" in out
     assert ACCURACY_LAST.match(out.splitlines()[-1])
+
+
+def answer_rows(out: str) -> dict[str, list[str]]:
+    """The rows of eval --images's table of the app's answers, by what was read."""
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith(("| as a picture", "| from its strokes"))]
+    return {row[0]: row[1:] for row in rows}
+
+
+def expected_row(read: answers.Answers) -> list[str]:
+    shares = (read.accuracy, read.named_right, read.unsure_share, read.right_when_sure, read.not_a_digit_share)
+    return [str(read.count)] + ["n/a" if share != share else f"{share:.2%}" for share in shares]
+
+
+def test_eval_images_gives_the_apps_answers_as_pictures_and_as_drawn(capsys, tiny_model_with_reader,
+                                                                      drawings_folder):
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model_with_reader), "--images",
+                           str(drawings_folder))
+
+    assert status == 0, err
+    classifier = Classifier.from_path(tiny_model_with_reader)
+    loaded = load_labelled_folder(drawings_folder)
+    with_strokes = [index for index, path in enumerate(loaded.paths) if path.with_suffix(".json").exists()]
+    pictures = answers.as_pictures(classifier, loaded.images, loaded.labels)
+    drawn = answers.as_drawn(classifier, [strokes_beside(loaded.paths[index]) for index in with_strokes],
+                             loaded.labels[with_strokes])
+    rows = answer_rows(out)
+    assert rows == {"as a picture, like predict": expected_row(pictures),
+                    "from its strokes, like the canvas": expected_row(drawn)}
+    assert drawn.count == 6 and pictures.count == 7  # the seven drawn on paper kept no strokes
+    canvas, picture = drawn.right, pictures.right[with_strokes]
+    assert (f"the 6 drawn with strokes, canvas against picture: both right {np.sum(canvas & picture)}, only the "
+            f"canvas right {np.sum(canvas & ~picture)}, only the picture right {np.sum(~canvas & picture)}, both "
+            f"wrong {np.sum(~canvas & ~picture)}") in out
+    assert ACCURACY_LAST.match(out.splitlines()[-1])
+
+
+def test_eval_images_measures_a_drawing_with_unusable_strokes_as_a_picture(capsys, tiny_model, drawings_folder):
+    damaged = next((drawings_folder / "4").glob("*.json"))
+    damaged.write_text("{ not json")
+
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images", str(drawings_folder))
+
+    assert status == 1
+    assert_one_clean_message(err)
+    assert str(damaged) in err and "measured as a picture only" in err
+    rows = answer_rows(out)
+    assert rows["as a picture, like predict"][0] == "7" and rows["from its strokes, like the canvas"][0] == "5"
+    assert ACCURACY_LAST.match(out.splitlines()[-1])
+
+
+def test_eval_images_of_pictures_only_says_no_strokes_were_kept(capsys, tiny_model, tmp_path):
+    (tmp_path / "pictures" / "7").mkdir(parents=True)
+    digit_image().save(tmp_path / "pictures" / "7" / "seven.png")
+
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images", str(tmp_path / "pictures"))
+
+    assert status == 0, err
+    assert list(answer_rows(out)) == ["as a picture, like predict"]
+    assert "from their strokes, like the canvas: none kept its strokes" in out
+
+
+def test_eval_images_without_a_folder_measures_the_apps_collection(capsys, tiny_model, digitpad_home):
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images")
+    assert status == 1 and out == ""
+    assert_one_clean_message(err)
+    assert "You have collected no drawings yet" in err and str(paths.my_digits_dir()) in err
+
+    fill_collection(paths.my_digits_dir(), per_digit=1)
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images")
+
+    assert status == 0, err
+    assert f"drawings: 10 in {paths.my_digits_dir()}" in out
+    assert answer_rows(out)["from its strokes, like the canvas"][0] == "10"
 
 
 @pytest.mark.parametrize("case", ["empty folder", "wrong layout", "missing", "only unreadable"])
@@ -196,12 +282,9 @@ def test_teach_out_writes_only_there(capsys, fake_mnist, tiny_model, tmp_path):
     assert paths.current_model_path() == paths.shipped_model_path()
 
 
-def test_teach_teaches_the_models_stroke_reader_too(capsys, fake_mnist, tiny_model, tmp_path):
-    path, _, _ = tiny_model
-    torch.manual_seed(0)
-    reader = StrokeReader().state_dict()
-    with_reader = tmp_path / "with-reader.pt"
-    checkpoint.save(dataclasses.replace(checkpoint.load(path), stroke_reader=reader), with_reader)
+def test_teach_teaches_the_models_stroke_reader_too(capsys, fake_mnist, tiny_model_with_reader, tmp_path):
+    with_reader = tiny_model_with_reader
+    reader = checkpoint.load(with_reader).stroke_reader
     collection = tmp_path / "my-digits"
     fill_collection(collection, per_digit=1)
     status, _, err = run(capsys, "teach", str(collection), "--from", str(with_reader), "--holdout", "0",

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from digitpad import atomic, paths
-from digitpad.collection import FORMAT_VERSION, Collection, CollectionError
+from digitpad.collection import FORMAT_VERSION, Collection, CollectionError, strokes_beside
 from digitpad.image_files import read_image
 from digitpad.preprocess import to_mnist_image
 from digitpad.strokes import Stroke
@@ -203,6 +203,24 @@ def test_unreadable_entries_are_skipped_and_listed(tmp_path):
     assert len(collection.problems) == 4, problems
     assert "broken.png" in problems and "blank.png" in problems and damaged_details.meta_path.name in problems
     assert f"{tmp_path / '2'}: cannot be read" in problems
+
+
+def test_the_strokes_beside_an_image_are_read_from_its_json(tmp_path):
+    collection = Collection(tmp_path)
+    strokes = [Stroke(0.08, [(0.0, 0.0), (0.1, 0.1)]), Stroke(0.05, [(0.2, -0.1)])]
+    drawn = collection.add(4, model_input(4), strokes)
+    without = collection.add(4, model_input(4))
+    damaged = collection.add(4, model_input(4), strokes)
+    damaged.meta_path.write_text("{ not json")
+    foreign = collection.add(4, model_input(4), strokes)
+    foreign.meta_path.write_text(json.dumps({"strokes": []}))
+    digit_image().save(tmp_path / "4" / "photo.png")
+
+    assert strokes_beside(drawn.image_path) == strokes
+    assert strokes_beside(without.image_path) is None
+    assert strokes_beside(tmp_path / "4" / "photo.png") is None
+    assert strokes_beside(damaged.image_path).startswith("unreadable")
+    assert strokes_beside(foreign.image_path) == "not a digitpad drawing's details"
 
 
 def test_a_failed_delete_is_a_clear_error(tmp_path, monkeypatch):

@@ -22,6 +22,10 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+# An option's value that stands for the drawings collected in the app (paths.my_digits_dir()),
+# found when the command runs: DIGITPAD_HOME may move it.
+YOUR_COLLECTION = Path("<your collection>")
+
 
 class UsageError(Exception):
     """A bad command line; the message already names the command."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from digitpad import __version__
-from digitpad.cli.common import Parser, add_device_option, positive_int, sizes_option
+from digitpad.cli.common import YOUR_COLLECTION, Parser, add_device_option, positive_int, sizes_option
 from digitpad.config import ARCHITECTURES, OPTIMIZERS, TeachConfig, TrainConfig
 
 
@@ -74,14 +74,16 @@ def build_parser() -> Parser:
     evaluate = commands.add_parser(
         "eval", help="measure a model's accuracy on the 10,000 MNIST test images, or on your own drawings",
         description="Measure a model: accuracy, accuracy per digit and the confusion matrix, on the MNIST test "
-        "images or, with --images, on labelled drawings.",
+        "images or, with --images, on labelled drawings, with the app's answers to them as pictures and, where "
+        "their strokes were kept, as drawn on the canvas.",
     )
     evaluate.add_argument("--checkpoint", type=Path, metavar="PATH",
                           help="model file (default: the app's current model)")
     evaluate.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder")
-    evaluate.add_argument("--images", type=Path, metavar="DIR",
+    evaluate.add_argument("--images", type=Path, metavar="DIR", nargs="?", const=YOUR_COLLECTION,
                           help="measure on the drawings in DIR/0 ... DIR/9 instead of MNIST (torchvision's "
-                          "ImageFolder layout; the same preprocessing as predict)")
+                          "ImageFolder layout; the same preprocessing as predict); without DIR, the drawings "
+                          "you collected in the app")
     add_device_option(evaluate, "compute")
 
     teaching = TeachConfig()
