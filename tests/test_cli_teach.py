@@ -20,6 +20,7 @@ from digitpad.inference import Classifier
 from digitpad.models import build_model
 from digitpad.preprocess import normalize
 from digitpad.stroke_reader import StrokeReader
+from digitpad.strokes import Stroke
 from digitpad.training import fit
 from cli_helpers import assert_one_clean_message, digit_image, run
 from drawing_fakes import fill_collection
@@ -191,6 +192,22 @@ def test_eval_images_of_pictures_only_says_no_strokes_were_kept(capsys, tiny_mod
     assert status == 0, err
     assert list(answer_rows(out)) == ["as a picture, like predict"]
     assert "from their strokes, like the canvas: none kept its strokes" in out
+
+
+def test_eval_images_reads_strokes_written_elsewhere_in_the_readmes_form(capsys, tiny_model_with_reader, tmp_path):
+    root = tmp_path / "tablet" / "7"
+    root.mkdir(parents=True)
+    digit_image().save(root / "a.png")
+    (root / "a.json").write_text('{"format": "digitpad-drawing", "format_version": 1,\n "strokes": [{"width": 0.08, '
+                                 '"points": [[-0.1, -0.2], [0.1, -0.2], [0.0, 0.25]]}]}')
+
+    status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model_with_reader), "--images",
+                           str(tmp_path / "tablet"))
+
+    assert status == 0, err
+    seven = [Stroke(0.08, [(-0.1, -0.2), (0.1, -0.2), (0.0, 0.25)])]
+    expected = answers.as_drawn(Classifier.from_path(tiny_model_with_reader), [seven], [7])
+    assert answer_rows(out)["from its strokes, like the canvas"] == expected_row(expected)
 
 
 def test_eval_images_without_a_folder_measures_the_apps_collection(capsys, tiny_model, digitpad_home):
