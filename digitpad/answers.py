@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from digitpad.inference import Classifier, Prediction
-from digitpad.strokes import Stroke
+from digitpad.strokes import Stroke, to_mnist_image
 
 
 @dataclass(frozen=True)
@@ -73,22 +73,33 @@ def _share(flags: np.ndarray) -> float:
     return float(flags.mean()) if len(flags) else float("nan")
 
 
+# Drawings per batch through the networks: fast, and a 10,000-drawing folder never needs
+# the memory of all its activations at once.
+_BATCH = 512
+
+
 def as_pictures(classifier: Classifier, model_inputs: np.ndarray, labels: Sequence[int]) -> Answers:
     """The answers ``digitpad predict`` gives: ``model_inputs`` (N, 28, 28) are the pictures as its
-    preprocessing leaves them (``preprocess.to_mnist_image``), read in one batch."""
-    predictions = classifier.read_drawings(np.asarray(model_inputs, dtype=np.float32), [None] * len(model_inputs))
+    preprocessing leaves them (``preprocess.to_mnist_image``), read in batches."""
+    images = np.asarray(model_inputs, dtype=np.float32)
+    predictions = []
+    for start in range(0, len(images), _BATCH):
+        batch = images[start:start + _BATCH]
+        predictions.extend(classifier.read_drawings(batch, [None] * len(batch)))
     return Answers.of(predictions, labels)
 
 
 def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], labels: Sequence[int]) -> Answers:
-    """The answers the canvas gives to these strokes, each read as it was when its last stroke ended.
+    """The answers the canvas gives to these strokes, each read as it was when its last stroke ended
+    (``Classifier.predict_strokes``), in batches.
 
     ValueError if a drawing's strokes hold no point (the canvas gives no answer to those).
     """
     predictions = []
-    for strokes in drawings:
-        prediction = classifier.predict_strokes(strokes)
-        if prediction is None:
+    for start in range(0, len(drawings), _BATCH):
+        batch = drawings[start:start + _BATCH]
+        images = [to_mnist_image(strokes) for strokes in batch]
+        if any(image is None for image in images):
             raise ValueError("a drawing's strokes hold no point")
-        predictions.append(prediction)
+        predictions.extend(classifier.read_drawings(np.stack(images), batch))
     return Answers.of(predictions, labels)
