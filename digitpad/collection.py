@@ -276,11 +276,14 @@ def _parse_strokes(value: object) -> list[Stroke] | None:
 
 def strokes_beside(image_path: Path) -> list[Stroke] | str | None:
     """The strokes kept in the JSON beside a drawing's image: None when it kept none (or has no JSON),
-    a string saying why they cannot be used when the JSON is unusable."""
+    a string saying why they cannot be used when the JSON is unusable or its strokes hold no point."""
     meta = _read_meta(Path(image_path).with_suffix(".json"))
     if isinstance(meta, str):
         return meta
-    return None if meta is None else meta["strokes"]
+    strokes = None if meta is None else meta["strokes"]
+    if strokes is not None and not any(stroke.points for stroke in strokes):
+        return "its strokes hold no point"
+    return strokes
 
 
 def _read_meta(path: Path) -> dict | str | None:

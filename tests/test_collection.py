@@ -214,6 +214,7 @@ def test_the_strokes_beside_an_image_are_read_from_its_json(tmp_path):
     damaged.meta_path.write_text("{ not json")
     foreign = collection.add(4, model_input(4), strokes)
     foreign.meta_path.write_text(json.dumps({"strokes": []}))
+    no_point = collection.add(4, model_input(4), [Stroke(0.08, [])])
     digit_image().save(tmp_path / "4" / "photo.png")
 
     assert strokes_beside(drawn.image_path) == strokes
@@ -221,6 +222,7 @@ def test_the_strokes_beside_an_image_are_read_from_its_json(tmp_path):
     assert strokes_beside(tmp_path / "4" / "photo.png") is None
     assert strokes_beside(damaged.image_path).startswith("unreadable")
     assert strokes_beside(foreign.image_path) == "not a digitpad drawing's details"
+    assert strokes_beside(no_point.image_path) == "its strokes hold no point"
 
 
 def test_a_failed_delete_is_a_clear_error(tmp_path, monkeypatch):

@@ -125,9 +125,8 @@ def print_app_answers(drawings, loaded, device) -> bool:
     drawn, drawn_at, unusable = [], [], False
     for index, path in enumerate(drawings.paths):
         strokes = strokes_beside(path)
-        if isinstance(strokes, str) or (strokes is not None and not any(stroke.points for stroke in strokes)):
-            why = strokes if isinstance(strokes, str) else "its strokes hold no point"
-            say(f"digitpad eval: {path.with_suffix('.json')}: {why}; the drawing is measured as a picture only")
+        if isinstance(strokes, str):
+            say(f"digitpad eval: {path.with_suffix('.json')}: {strokes}; the drawing is measured as a picture only")
             unusable = True
         elif strokes is not None:
             drawn.append(strokes)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fine_strokes import add_stroke_set_argument  # noqa: E402
-from unsure_levels import digit_sets  # noqa: E402
+from bench_process import SHARED_MNIST  # noqa: E402
+from fine_strokes import add_stroke_set_argument, load_strokes  # noqa: E402
+from unsure_levels import digit_drawings  # noqa: E402
 
 
 def main() -> int:
@@ -38,7 +39,8 @@ def main() -> int:
     from digitpad.strokes import to_mnist_image
 
     started = time.perf_counter()
-    drawings, digits = digit_sets(args.strokes, args.limit, args.seed)["recorded" if args.recorded else "many writers"]
+    sequences, labels = load_strokes(args.strokes, SHARED_MNIST)
+    drawings, digits = digit_drawings(sequences, labels, args.limit, args.seed)["recorded" if args.recorded else "many writers"]
     collection = Collection(args.folder)
     for strokes, digit in zip(drawings, digits):
         collection.add(int(digit), to_mnist_image(strokes), strokes, model="benchmark drawing")

@@ -63,10 +63,9 @@ def both_answers(classifier, drawings: list) -> tuple[np.ndarray, np.ndarray]:
     return image_answers, reader_answers
 
 
-def digit_sets(stroke_set: str, limit: int, seed: int) -> dict[str, tuple[list, np.ndarray]]:
-    """The stroke set's digits "recorded" and drawn by "many writers" (in the canvas's recorded strokes),
+def digit_drawings(sequences: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> dict[str, tuple[list, np.ndarray]]:
+    """A stroke set's digits "recorded" and drawn by "many writers" (in the canvas's recorded strokes),
     with their digits: ``limit`` of them, a seeded random subset in MNIST's order."""
-    sequences, labels = load_strokes(stroke_set, SHARED_MNIST)
     chosen = np.sort(np.random.default_rng(seed).choice(len(labels), min(limit, len(labels)), replace=False))
     sets = {}
     for name in ("recorded", "many writers"):
@@ -80,8 +79,8 @@ def digit_sets(stroke_set: str, limit: int, seed: int) -> dict[str, tuple[list, 
 
 def drawing_sets(stroke_set: str, limit: int, seed: int, per_family: int) -> dict[str, tuple[list, np.ndarray | None]]:
     """Named sets of drawings (in the canvas's recorded strokes) and their digits (None for non-digits)."""
-    sets: dict[str, tuple[list, np.ndarray | None]] = dict(digit_sets(stroke_set, limit, seed))
     sequences, labels = load_strokes(stroke_set, SHARED_MNIST)
+    sets: dict[str, tuple[list, np.ndarray | None]] = dict(digit_drawings(sequences, labels, limit, seed))
     sets["non-digits"] = [drawing for family in non_digit_drawings(per_family, sequences, seed).values()
                           for drawing in family], None
     rng = np.random.default_rng([seed, 1])  # as non_digits.py places them
