@@ -12,7 +12,7 @@ The figures are the ones the accuracy targets name (tests/bench/RESULTS.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,7 +78,12 @@ def _share(flags: np.ndarray) -> float:
 _BATCH = 512
 
 
-def as_pictures(classifier: Classifier, model_inputs: np.ndarray, labels: Sequence[int]) -> Answers:
+# Told how many more drawings have been read, after each batch.
+ReadProgress = Callable[[int], None]
+
+
+def as_pictures(classifier: Classifier, model_inputs: np.ndarray, labels: Sequence[int],
+                progress: ReadProgress | None = None) -> Answers:
     """The answers ``digitpad predict`` gives: ``model_inputs`` (N, 28, 28) are the pictures as its
     preprocessing leaves them (``preprocess.to_mnist_image``), read in batches."""
     images = np.asarray(model_inputs, dtype=np.float32)
@@ -86,10 +91,13 @@ def as_pictures(classifier: Classifier, model_inputs: np.ndarray, labels: Sequen
     for start in range(0, len(images), _BATCH):
         batch = images[start:start + _BATCH]
         predictions.extend(classifier.read_drawings(batch, [None] * len(batch)))
+        if progress is not None:
+            progress(len(batch))
     return Answers.of(predictions, labels)
 
 
-def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], labels: Sequence[int]) -> Answers:
+def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], labels: Sequence[int],
+             progress: ReadProgress | None = None) -> Answers:
     """The answers the canvas gives to these strokes, each read as it was when its last stroke ended
     (``Classifier.predict_strokes``), in batches.
 
@@ -102,4 +110,6 @@ def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], label
         if any(image is None for image in images):
             raise ValueError("a drawing's strokes hold no point")
         predictions.extend(classifier.read_drawings(np.stack(images), batch))
+        if progress is not None:
+            progress(len(batch))
     return Answers.of(predictions, labels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from PIL import Image, ImageDraw
 
 from digitpad import cli
@@ -12,6 +14,15 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     status = cli.main(list(argv))
     captured = capsys.readouterr()
     return status, captured.out, captured.err
+
+
+# A progress bar's line in a pipe or a log (digitpad.cli.progress): "what: 40%|####      | 4/10 [...]".
+_PROGRESS_LINE = re.compile(r"^[^:]+: +\d+%\|")
+
+
+def without_progress(err: str) -> str:
+    """stderr without its progress bars' lines: the messages alone."""
+    return "".join(line for line in err.splitlines(keepends=True) if not _PROGRESS_LINE.match(line))
 
 
 def assert_one_clean_message(err: str) -> None:

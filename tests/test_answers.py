@@ -88,3 +88,16 @@ def test_strokes_without_a_point_are_refused(shipped):
 
     with pytest.raises(ValueError, match="no point"):
         answers.as_drawn(shipped, [[Stroke(0.05, [])]], [3])
+
+
+def test_reading_says_how_far_it_has_got_after_each_batch(shipped):
+    from digitpad.strokes import Stroke
+
+    seven = [Stroke(0.08, [(-0.2, -0.3), (0.2, -0.3), (-0.05, 0.35)])]
+    count = answers._BATCH + 3
+    told: list[int] = []
+    read = answers.as_drawn(shipped, [seven] * count, [7] * count, told.append)
+    assert told == [answers._BATCH, 3] and read.count == count
+    told.clear()
+    answers.as_pictures(shipped, np.zeros((count, 28, 28), np.float32), [7] * count, told.append)
+    assert told == [answers._BATCH, 3]

@@ -22,7 +22,7 @@ from digitpad.preprocess import normalize
 from digitpad.stroke_reader import StrokeReader
 from digitpad.strokes import Stroke
 from digitpad.training import fit
-from cli_helpers import assert_one_clean_message, digit_image, run
+from cli_helpers import assert_one_clean_message, digit_image, run, without_progress
 from drawing_fakes import fill_collection
 
 ACCURACY_LAST = re.compile(r"^accuracy: (0\.\d{4}|1\.0000)$")
@@ -106,7 +106,8 @@ def test_eval_images_measures_labelled_drawings(capsys, tiny_model, drawings_fol
     status, out, err = run(capsys, "eval", "--checkpoint", str(path), "--images", str(drawings_folder))
 
     assert status == 0, err
-    assert err == ""
+    assert without_progress(err) == ""
+    assert "reading them as pictures: 100%" in err and "| 7/7 " in err  # progress while it reads
     loaded = load_labelled_folder(drawings_folder)
     model = build_model(checkpoint.load(path).model_config)
     model.load_state_dict(checkpoint.load(path).state_dict)
@@ -128,7 +129,7 @@ def test_eval_images_reports_and_skips_bad_files(capsys, tiny_model, drawings_fo
 
     assert status == 1
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 2
+    assert len(without_progress(err).strip().splitlines()) == 2
     assert "broken.png" in err and "blank.png" in err
     assert "drawings: 7 in" in out and "2 skipped" in out
     assert ACCURACY_LAST.match(out.splitlines()[-1])
@@ -176,8 +177,9 @@ def test_eval_images_measures_a_drawing_with_unusable_strokes_as_a_picture(capsy
     status, out, err = run(capsys, "eval", "--checkpoint", str(tiny_model[0]), "--images", str(drawings_folder))
 
     assert status == 1
-    assert_one_clean_message(err)
+    assert_one_clean_message(without_progress(err))
     assert str(damaged) in err and "measured as a picture only" in err
+    assert "reading them from their strokes: 100%" in err and "| 5/5 " in err  # the 5 with usable strokes
     rows = answer_rows(out)
     assert rows["as a picture, like predict"][0] == "7" and rows["from its strokes, like the canvas"][0] == "5"
     assert ACCURACY_LAST.match(out.splitlines()[-1])

@@ -118,6 +118,7 @@ def print_app_answers(drawings, loaded, device) -> bool:
     import numpy as np
 
     from digitpad import answers
+    from digitpad.cli.progress import new_bar
     from digitpad.collection import strokes_beside
     from digitpad.inference import Classifier
 
@@ -131,15 +132,19 @@ def print_app_answers(drawings, loaded, device) -> bool:
         elif strokes is not None:
             drawn.append(strokes)
             drawn_at.append(index)
-    pictures = answers.as_pictures(classifier, drawings.images, drawings.labels)
+    with new_bar("reading them as pictures", len(drawings.labels), unit="drawing") as bar:
+        pictures = answers.as_pictures(classifier, drawings.images, drawings.labels, bar.update)
+    on_canvas = None
+    if drawn:  # the slow part: each drawing is redrawn from its strokes, about 2 ms each
+        with new_bar("reading them from their strokes", len(drawn), unit="drawing") as bar:
+            on_canvas = answers.as_drawn(classifier, drawn, drawings.labels[drawn_at], bar.update)
     print("as the app answers them (accuracy counts a drawing shown as \"not a digit\" by its closest digit):")
     print("| read | drawings | accuracy | named right | unsure | right when sure | not a digit |")
     print(_answers_row("as a picture, like predict", pictures))
-    if not drawn:
+    if on_canvas is None:
         print("from their strokes, like the canvas: none kept its strokes (the app keeps them in a JSON beside "
               "each drawing it collects)", flush=True)
         return unusable
-    on_canvas = answers.as_drawn(classifier, drawn, drawings.labels[drawn_at])
     print(_answers_row("from its strokes, like the canvas", on_canvas))
     canvas, picture = on_canvas.right, pictures.right[drawn_at]
     print(f"the {on_canvas.count} drawn with strokes, canvas against picture: both right {np.sum(canvas & picture)}, "
