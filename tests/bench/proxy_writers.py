@@ -60,10 +60,14 @@ def _tablet_sampled(points: list[tuple[float, float]], rng: np.random.Generator)
     return [tuple(point) for point in np.repeat(sampled, np.where(repeats, 2, 1), axis=0)]
 
 
-def proxy_strokes(sequence: np.ndarray, digit: int, side: int, rng: np.random.Generator) -> list[list[tuple[float, float]]]:
-    """One MNIST stroke sequence as a random writer draws it, in canvas pixels of a ``side`` x ``side`` canvas."""
+def proxy_strokes(sequence: np.ndarray, digit: int, side: int, rng: np.random.Generator,
+                  shapes: bool = True) -> list[list[tuple[float, float]]]:
+    """One MNIST stroke sequence as a random writer draws it, in canvas pixels of a ``side`` x ``side`` canvas.
+
+    ``shapes=False``: no flagged 1s, crossed 7s or slashed 0s (training draws those too; see proxy_shapes.py).
+    """
     strokes = upright(strokes_of(sequence))
-    for shaped_digit, shape, share in _SHAPES:
+    for shaped_digit, shape, share in _SHAPES if shapes else ():
         if digit == shaped_digit and rng.random() < share:
             strokes = shape(strokes)
             break
