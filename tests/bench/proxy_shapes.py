@@ -51,7 +51,8 @@ def main() -> int:
     for stroke_set in ("shared", "fine"):
         sequences, labels = load_strokes(stroke_set, SHARED_MNIST)
         for shapes in (True, False):
-            drawings, digits = digit_drawings(sequences, labels, args.limit, args.seed, shapes)["many writers"]
+            drawings, digits = digit_drawings(sequences, labels, args.limit, args.seed, shapes,
+                                              names=("many writers",))["many writers"]
             cells = []
             for classifier in models.values():
                 read = answers.as_drawn(classifier, drawings, digits)

@@ -40,7 +40,8 @@ def main() -> int:
 
     started = time.perf_counter()
     sequences, labels = load_strokes(args.strokes, SHARED_MNIST)
-    drawings, digits = digit_drawings(sequences, labels, args.limit, args.seed)["recorded" if args.recorded else "many writers"]
+    name = "recorded" if args.recorded else "many writers"
+    drawings, digits = digit_drawings(sequences, labels, args.limit, args.seed, names=(name,))[name]
     collection = Collection(args.folder)
     for strokes, digit in zip(drawings, digits):
         collection.add(int(digit), to_mnist_image(strokes), strokes, model="benchmark drawing")

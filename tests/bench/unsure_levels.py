@@ -63,14 +63,17 @@ def both_answers(classifier, drawings: list) -> tuple[np.ndarray, np.ndarray]:
     return image_answers, reader_answers
 
 
-def digit_drawings(sequences: np.ndarray, labels: np.ndarray, limit: int, seed: int,
-                   shapes: bool = True) -> dict[str, tuple[list, np.ndarray]]:
+DIGIT_SETS = ("recorded", "many writers")
+
+
+def digit_drawings(sequences: np.ndarray, labels: np.ndarray, limit: int, seed: int, shapes: bool = True,
+                   names: tuple[str, ...] = DIGIT_SETS) -> dict[str, tuple[list, np.ndarray]]:
     """A stroke set's digits "recorded" and drawn by "many writers" (in the canvas's recorded strokes),
     with their digits: ``limit`` of them, a seeded random subset in MNIST's order. ``shapes``: see
-    ``proxy_writers.proxy_strokes``."""
+    ``proxy_writers.proxy_strokes``. ``names``: the sets to draw; each is the same drawn alone."""
     chosen = np.sort(np.random.default_rng(seed).choice(len(labels), min(limit, len(labels)), replace=False))
     sets = {}
-    for name in ("recorded", "many writers"):
+    for name in names:
         rng = np.random.default_rng([seed, 19])  # as canvas_vs_picture.py draws them
         drawings = [recorded(to_canvas_points(strokes_of(sequences[index]), CANVAS_SIDE, CANVAS_SIDE, rng)
                              if name == "recorded" else
