@@ -52,6 +52,11 @@ def doubter(image_probabilities: np.ndarray, stroke_probabilities: np.ndarray) -
     return ""
 
 
+def networks_described(model_config: ModelConfig, with_stroke_reader: bool) -> str:
+    """A model's networks in words: its image network, and "+ stroke reader" when it has one."""
+    return f"{model_config.describe()}{' + stroke reader' if with_stroke_reader else ''}"
+
+
 @dataclass(frozen=True)
 class Prediction:
     digit: int
@@ -134,8 +139,7 @@ class Classifier:
     @property
     def networks(self) -> str:
         """The image network, and the stroke reader beside it when the model has one."""
-        reader = " + stroke reader" if self.stroke_reader is not None else ""
-        return f"{self.model_config.describe()}{reader}"
+        return networks_described(self.model_config, self.stroke_reader is not None)
 
     def describe(self) -> str:
         accuracy = self.test_accuracy

@@ -36,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
     device = resolve(args.device)
     loaded, path = load_model(args)
 
+    from digitpad.inference import networks_described
     from digitpad.models import build_model
 
     model = build_model(loaded.model_config)
     model.load_state_dict(loaded.state_dict)
     model.to(device)
-    reader = " + stroke reader" if loaded.stroke_reader is not None else ""
-    print(f"model: {path} ({loaded.model_config.describe()}{reader})", flush=True)
+    print(f"model: {path} ({networks_described(loaded.model_config, loaded.stroke_reader is not None)})", flush=True)
     if folder is not None:
         return _on_drawings(folder, model, loaded, device)
     return _on_mnist(args, model, path, device)
