@@ -75,6 +75,9 @@ class PredictionView(QGroupBox):
         self.prediction_label.setObjectName("prediction")
         self.prediction_label.setAccessibleName("Predicted digit")
         self.prediction_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # The words ("Draw a digit", "not a digit") nearly fill the box in DejaVu Sans;
+        # a wider system font wraps them onto two lines instead of cutting them off.
+        self.prediction_label.setWordWrap(True)
         self.confidence_label = QLabel()
         self.confidence_label.setObjectName("confidence")
         self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
