@@ -15,9 +15,7 @@ from digitpad.gui.plots import UNSURE_COLOR
 from digitpad.inference import Prediction
 from stroke_replay import send_mouse_event
 
-from .conftest import (
-    UNSURE_SEVEN, close_window, draw_stroke, error_boxes, new_window, one, prediction_text, seven, shown_digit,
-)
+from .conftest import UNSURE_SEVEN, close_window, draw_stroke, error_boxes, one, prediction_text, seven, shown_digit
 
 
 def test_named_widgets_for_automation(window):
@@ -46,29 +44,26 @@ def test_empty_canvas_shows_the_hint_and_no_digit(window):
     assert "test-model" in window.findChild(QLabel, "model_label").text()
 
 
-def test_the_hint_wraps_instead_of_being_cut_off_in_a_wider_font(qtbot, test_model_path):
-    from digitpad import paths
-
-    app = QApplication.instance()
-    usual = app.font()
+@pytest.fixture
+def wider_font(qapp):
+    """The app's font with 140 % letter spacing, as a wider system font would be; ask for it before ``window``."""
+    usual = qapp.font()
     wider = QFont(usual)
-    wider.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 140)  # as a wider system font would
-    app.setFont(wider)
-    try:
-        paths.set_current_model(test_model_path)
-        window = new_window(qtbot)
-        try:
-            label = window.findChild(QLabel, "prediction")
-            assert label.text() == "Draw a digit"
-            image = label.grab().toImage()
-            paper = image.pixel(0, 0)
-            inked = [x for x in range(image.width()) for y in range(image.height()) if image.pixel(x, y) != paper]
-            # Cut off, the words run to within a letter's gap of both sides (3 px here); whole, they keep clear.
-            assert min(inked) >= 6 and max(inked) <= image.width() - 7, "the hint is cut off at the answer's sides"
-        finally:
-            close_window(window)
-    finally:
-        app.setFont(usual)
+    wider.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 140)
+    qapp.setFont(wider)
+    yield
+    qapp.setFont(usual)
+
+
+def test_the_hint_wraps_instead_of_being_cut_off_in_a_wider_font(wider_font, window):
+    label = window.findChild(QLabel, "prediction")
+    assert label.font().letterSpacing() == 140  # the window was built in the wider font
+    assert label.text() == "Draw a digit"
+    image = label.grab().toImage()
+    paper = image.pixel(0, 0)
+    inked = [x for x in range(image.width()) for y in range(image.height()) if image.pixel(x, y) != paper]
+    # Cut off, the words run to within a letter's gap of both sides (3 px here); whole, they keep clear.
+    assert min(inked) >= 6 and max(inked) <= image.width() - 7, "the hint is cut off at the answer's sides"
 
 
 def test_a_stroke_changes_the_prediction(window, qtbot):
