@@ -86,14 +86,10 @@ def as_pictures(classifier: Classifier, model_inputs: np.ndarray, labels: Sequen
                 progress: ReadProgress | None = None) -> Answers:
     """The answers ``digitpad predict`` gives: ``model_inputs`` (N, 28, 28) are the pictures as its
     preprocessing leaves them (``preprocess.to_mnist_image``), read in batches."""
-    images = np.asarray(model_inputs, dtype=np.float32)
-    predictions = []
-    for start in range(0, len(images), _BATCH):
-        batch = images[start:start + _BATCH]
-        predictions.extend(classifier.read_drawings(batch, [None] * len(batch)))
-        if progress is not None:
-            progress(len(batch))
-    return Answers.of(predictions, labels)
+    def read(pictures: np.ndarray) -> list[Prediction]:
+        return classifier.read_drawings(pictures, [None] * len(pictures))
+
+    return Answers.of(_in_batches(np.asarray(model_inputs, dtype=np.float32), read, progress), labels)
 
 
 def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], labels: Sequence[int],
@@ -103,13 +99,22 @@ def as_drawn(classifier: Classifier, drawings: Sequence[Sequence[Stroke]], label
 
     ValueError if a drawing's strokes hold no point (the canvas gives no answer to those).
     """
-    predictions = []
-    for start in range(0, len(drawings), _BATCH):
-        batch = drawings[start:start + _BATCH]
+    def read(batch: Sequence[Sequence[Stroke]]) -> list[Prediction]:
         images = [to_mnist_image(strokes) for strokes in batch]
         if any(image is None for image in images):
             raise ValueError("a drawing's strokes hold no point")
-        predictions.extend(classifier.read_drawings(np.stack(images), batch))
+        return classifier.read_drawings(np.stack(images), batch)
+
+    return Answers.of(_in_batches(drawings, read, progress), labels)
+
+
+def _in_batches(items: Sequence, read: Callable[[Sequence], list[Prediction]],
+                progress: ReadProgress | None) -> list[Prediction]:
+    """``read`` run on ``_BATCH`` items at a time, its answers in order; ``progress`` told after each batch."""
+    predictions = []
+    for start in range(0, len(items), _BATCH):
+        batch = items[start:start + _BATCH]
+        predictions.extend(read(batch))
         if progress is not None:
             progress(len(batch))
-    return Answers.of(predictions, labels)
+    return predictions
